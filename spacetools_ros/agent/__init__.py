@@ -1,0 +1,1 @@
+"""The agent loop and the hermes tool-call protocol."""

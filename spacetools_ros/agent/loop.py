@@ -1,0 +1,112 @@
+"""The multi-turn tool loop: planner speaks, tools run, results go back, until an answer or max turns."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacetools_ros.agent.protocol import parse_turn, render_tools_block
+from spacetools_ros.frames.frame import RGBDFrame
+from spacetools_ros.planners.base import Planner, PlannerError
+from spacetools_ros.tools.base import ToolContext
+from spacetools_ros.tools.registry import ToolCallRecord, ToolRegistry
+
+SYSTEM_PROMPT = (
+    "You are an expert in 3D spatial reasoning for robotics. You see RGB-D images of a scene and can call "
+    "tools to perceive it and act in it. Reason inside <think>...</think>. To call a tool, write "
+    '<tool_call>{"name": <tool name>, "arguments": <JSON object>}</tool_call>; several calls per turn are '
+    "allowed and results come back in tool messages. A tool may store objects as $variables; pass the exact "
+    'string "$name" as an argument to use one. Images are addressed by image_index, 0-based in the order they '
+    "appear in the conversation. 2D points are normalised to [0, 1] with (0, 0) at the top-left; 3D points are "
+    "in metres in the OpenCV camera frame (X right, Y down, Z forward). When done, give the final answer inside "
+    "<answer>...</answer>: a count as an integer, points as a list like [(0.41, 0.63)], lengths in metres with "
+    "the unit.\n\nYou may call these functions:\n"
+)
+
+
+@dataclass
+class AgentConfig:
+    """Loop limits: assistant turns, and the characters of tool text shown to the model."""
+
+    max_turns: int = 8
+    tool_text_limit: int = 2048
+
+
+@dataclass
+class Episode:
+    """The record of one task: the conversation, every tool call, the outcome and timings."""
+
+    task: str
+    state: str = "running"  # running | succeeded | failed
+    answer: str | None = None
+    error: str | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    turns: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly summary (what result topics and the CLI report)."""
+        return {"task": self.task, "state": self.state, "answer": self.answer, "error": self.error,
+                "turns": self.turns, "tool_calls": [c.summary() for c in self.tool_calls],
+                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 15] + " ...[truncated]"
+
+
+class Agent:
+    """Runs tasks on frames with a planner and a tool registry. run() never raises."""
+
+    def __init__(self, planner: Planner, registry: ToolRegistry, config: AgentConfig | None = None) -> None:
+        self.planner = planner
+        self.registry = registry
+        self.config = config or AgentConfig()
+
+    def system_prompt(self) -> str:
+        """The system message: instructions and the hermes <tools> block."""
+        return SYSTEM_PROMPT + render_tools_block(self.registry.schemas())
+
+    def run(self, task: str, frame: RGBDFrame) -> Episode:
+        """Answer one task about one frame."""
+        start = time.perf_counter()
+        episode = Episode(task=task)
+        episode.messages = [
+            {"role": "system", "content": self.system_prompt()},
+            {"role": "user", "content": "<image>\n" + task, "image_index": 0},
+        ]
+        context = ToolContext(images=[frame])
+        planning_s = tools_s = 0.0
+        try:
+            for turn in range(self.config.max_turns):
+                episode.turns = turn + 1
+                t0 = time.perf_counter()
+                reply = self.planner.respond(episode.messages, context.images)
+                planning_s += time.perf_counter() - t0
+                episode.messages.append({"role": "assistant", "content": reply if isinstance(reply, str) else repr(reply)})
+                parsed = parse_turn(reply)
+                feedback = [{"role": "tool", "name": "error", "content": f"Error: {e}", "data": {}} for e in parsed.errors]
+                t0 = time.perf_counter()
+                for call in parsed.tool_calls:
+                    record = self.registry.call(call.name, call.arguments, context)
+                    episode.tool_calls.append(record)
+                    feedback.append({"role": "tool", "name": call.name, "content": _cut(record.text, self.config.tool_text_limit),
+                                     "data": record.data, "ok": record.ok})
+                tools_s += time.perf_counter() - t0
+                if parsed.answer is not None and not parsed.tool_calls and not parsed.errors:
+                    episode.answer, episode.state = parsed.answer, "succeeded"
+                    break
+                if not feedback:
+                    feedback.append({"role": "tool", "name": "error", "data": {},
+                                     "content": "Error: the reply has neither a <tool_call> nor an <answer>."})
+                episode.messages.extend(feedback)
+            else:
+                episode.state, episode.error = "failed", f"no answer within {self.config.max_turns} turns"
+        except PlannerError as exc:
+            episode.state, episode.error = "failed", str(exc)
+        except Exception as exc:  # a planner bug must end this task cleanly, never the process
+            episode.state, episode.error = "failed", f"planner {self.planner.name} failed: {type(exc).__name__}: {exc}"
+        episode.timings = {"total_s": time.perf_counter() - start, "planning_s": planning_s, "tools_s": tools_s}
+        return episode

@@ -1,0 +1,134 @@
+"""The one place for configuration: YAML files mapped onto dataclasses, with unknown keys rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spacetools_ros.agent.loop import AgentConfig
+from spacetools_ros.perception.tabletop import TabletopConfig
+
+PLANNERS = ("scripted",)
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "spacetools.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type; the message names it."""
+
+
+@dataclass
+class CameraConfig:
+    """Where frames come from and how they are paired; topics default to realsense2_camera's."""
+
+    color_topic: str = "/camera/camera/color/image_raw"
+    depth_topic: str = "/camera/camera/aligned_depth_to_color/image_raw"
+    color_info_topic: str = "/camera/camera/color/camera_info"
+    depth_info_topic: str = "/camera/camera/aligned_depth_to_color/camera_info"
+    sync_slop_s: float = 0.02
+    T_base_camera: list[float] | None = None  # 16 numbers, row-major; None when unknown
+    base_frame_id: str = "base_link"
+
+
+@dataclass
+class AppConfig:
+    """Everything a run needs: planner choice, loop limits, perception and camera settings."""
+
+    planner: str = "scripted"
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    tabletop: TabletopConfig = field(default_factory=TabletopConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+
+    def __post_init__(self) -> None:
+        if self.planner not in PLANNERS:
+            raise ConfigError(f"planner: '{self.planner}' is not one of {', '.join(PLANNERS)}")
+        if self.camera.T_base_camera is not None and len(self.camera.T_base_camera) != 16:
+            raise ConfigError("camera.T_base_camera: needs 16 numbers (a row-major 4x4 matrix)")
+
+
+def _check_type(path: str, value: Any, annotation: Any) -> Any:
+    """value converted to annotation's type (int -> float allowed); ConfigError naming path otherwise."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _check_type(path, value, option)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{path}: {value!r} does not fit {annotation}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        (item,) = typing.get_args(annotation) or (Any,)
+        return [_check_type(f"{path}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        args = typing.get_args(annotation)
+        item = args[0] if args else Any
+        return tuple(_check_type(f"{path}[{i}]", v, item) for i, v in enumerate(value))
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, str, bool) and not (isinstance(value, annotation) and not
+                                               (annotation is int and isinstance(value, bool))):
+        raise ConfigError(f"{path}: expected {annotation.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
+    """Build dataclass cls from a (nested) dict, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{path or 'config'}: unknown key(s) {unknown}; known: {sorted(names)}")
+    kwargs = {}
+    for key, value in data.items():
+        annotation = hints[key]
+        key_path = f"{path}.{key}" if path else key
+        if dataclasses.is_dataclass(annotation):
+            kwargs[key] = from_dict(annotation, value, key_path)
+        else:
+            kwargs[key] = _check_type(key_path, value, annotation)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def set_dotted(data: dict[str, Any], dotted_key: str, value: Any) -> None:
+    """Set data['a']['b'] = value for dotted_key 'a.b' (used by --set key=value overrides)."""
+    *parents, leaf = dotted_key.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> AppConfig:
+    """The configuration from YAML (the packaged default when path is None) plus key=value overrides."""
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    elif path != DEFAULT_CONFIG_PATH:
+        raise ConfigError(f"config file {path} does not exist")
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override '{item}' is not key=value")
+        set_dotted(data, key.strip(), yaml.safe_load(raw))
+    return from_dict(AppConfig, data)

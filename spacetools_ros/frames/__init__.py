@@ -1,0 +1,5 @@
+"""RGB-D frames and camera geometry."""
+
+from spacetools_ros.frames.frame import Intrinsics, RGBDFrame
+
+__all__ = ["Intrinsics", "RGBDFrame"]

@@ -1,0 +1,1 @@
+"""Classical perception on RGB-D frames: table plane fitting and object segmentation."""

@@ -1,0 +1,484 @@
+"""Classical tabletop segmentation: fit the table plane, then cluster what stands on it.
+
+Pipeline (all vectorised, no per-pixel Python loops):
+
+1. Back-project the depth image into an organised camera-frame cloud and keep depths in range.
+2. RANSAC a plane on a random subsample, restricted to roughly horizontal planes when the frame's
+   T_base_camera is known and to planes facing the camera otherwise; repeat on the remaining points
+   to collect up to ``max_planes`` candidates. The table is the best-supported candidate, except that a
+   parallel candidate closer to the camera (higher: a table above the floor) wins when it has at least
+   ``min_relative_support`` of that support. The winner is refined by least squares on its inliers.
+3. The table extent is the convex hull, on the plane, of the largest image-connected blob of inliers.
+4. Pixels between ``min_height`` and ``max_height`` above the plane whose foot on the plane lies within
+   the table extent (plus a margin) are clustered as an organised cloud: 4-neighbour pixels are joined
+   when their 3D distance is below a depth-dependent threshold, so depth edges and flying pixels do not
+   bridge objects; small components are dropped and enclosed holes are filled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import connected_components
+
+from spacetools_ros.frames.frame import RGBDFrame
+from spacetools_ros.frames.geometry import (
+    backproject_depth,
+    pixel_to_normalized,
+    transform_plane,
+    transform_points,
+)
+
+
+@dataclass
+class TabletopConfig:
+    """Parameters of :func:`segment_tabletop` (distances in metres, angles in degrees).
+
+    Attributes:
+        min_depth: depths below this are ignored.
+        max_depth: depths above this are ignored (far background, walls).
+        plane_distance_threshold: RANSAC inlier distance to the plane.
+        plane_iterations: RANSAC hypotheses per plane search.
+        plane_sample_size: number of valid points subsampled for RANSAC.
+        max_planes: how many planes are extracted (each from the points the previous ones left).
+        min_plane_fraction: a plane needs at least this fraction of the subsample as inliers.
+        max_tilt_deg: with T_base_camera known, the largest angle between the plane normal and base +z.
+        max_view_angle_deg: without T_base_camera, the largest angle between the plane normal and the
+            direction to the camera (rejects planes seen edge-on).
+        parallel_angle_deg: candidate planes within this angle of each other count as parallel.
+        min_relative_support: a parallel plane closer to the camera than the best-supported one (a table
+            above the floor) is chosen when its support is at least this fraction of the best...
+        min_plane_separation: ...and its inliers lie on average at least this far above the best one.
+        min_height: points must be higher than this above the table to belong to an object.
+        max_height: points higher than this above the table are ignored.
+        table_margin: an object point's foot on the plane may lie this far outside the table extent.
+        veil_angle_deg: pixels whose surface, seen along the image rows or columns, is within this angle
+            of the viewing ray are dropped before clustering: they are the smeared depth edges ("veil" or
+            flying pixels) between an object and what lies behind it, which would otherwise bridge them.
+        cluster_distance: neighbouring pixels are joined when their 3D distance is below
+            ``cluster_distance + cluster_distance_per_metre * depth``.
+        cluster_distance_per_metre: depth-proportional part of the joining threshold.
+        min_object_pixels: connected components with fewer pixels are dropped.
+        fill_holes: fill holes enclosed by an object's mask (pixels not claimed by another object).
+        height_percentile: percentile of point heights reported as the object's height (robust max).
+        seed: seed of the RANSAC random generator (results are deterministic for a given seed).
+    """
+
+    min_depth: float = 0.15
+    max_depth: float = 3.0
+    plane_distance_threshold: float = 0.01
+    plane_iterations: int = 256
+    plane_sample_size: int = 8000
+    max_planes: int = 3
+    min_plane_fraction: float = 0.05
+    max_tilt_deg: float = 25.0
+    max_view_angle_deg: float = 85.0
+    parallel_angle_deg: float = 10.0
+    min_relative_support: float = 0.4
+    min_plane_separation: float = 0.05
+    min_height: float = 0.01
+    max_height: float = 0.5
+    table_margin: float = 0.02
+    veil_angle_deg: float = 12.0
+    cluster_distance: float = 0.01
+    cluster_distance_per_metre: float = 0.01
+    min_object_pixels: int = 200
+    fill_holes: bool = True
+    height_percentile: float = 98.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_depth < self.max_depth:
+            raise ValueError(f"need 0 <= min_depth < max_depth, got {self.min_depth}, {self.max_depth}")
+        if not 0 <= self.min_height < self.max_height:
+            raise ValueError(f"need 0 <= min_height < max_height, got {self.min_height}, {self.max_height}")
+        if self.plane_distance_threshold <= 0:
+            raise ValueError("plane_distance_threshold must be positive")
+        if self.plane_iterations < 1 or self.plane_sample_size < 3 or self.max_planes < 1:
+            raise ValueError("plane_iterations, plane_sample_size and max_planes must be positive")
+
+
+@dataclass
+class TablePlane:
+    """The supporting table plane.
+
+    coefficients: (a, b, c, d) with a*x + b*y + c*z + d = 0 in the camera frame, unit normal pointing
+        out of the table towards the camera (the camera origin has signed distance d > 0).
+    inlier_mask: HxW bool, pixels within the distance threshold in the table's largest connected blob.
+    coefficients_base: the same plane in the base frame (normal pointing up), or None without
+        T_base_camera.
+    boundary_camera: Kx3 camera-frame vertices of the convex polygon bounding the table extent on the
+        plane, or None.
+    """
+
+    coefficients: np.ndarray
+    inlier_mask: np.ndarray
+    coefficients_base: np.ndarray | None = None
+    boundary_camera: np.ndarray | None = None
+
+    @property
+    def normal(self) -> np.ndarray:
+        """Unit normal (camera frame), pointing up out of the table."""
+        return self.coefficients[:3]
+
+    def signed_distance(self, points: np.ndarray) -> np.ndarray:
+        """Height of camera-frame points (...x3) above the plane (negative below)."""
+        return np.asarray(points) @ self.coefficients[:3] + self.coefficients[3]
+
+
+@dataclass
+class SegmentedObject:
+    """One object standing on the table.
+
+    id: 0-based index; objects are sorted left to right by the x of center_2d (then by y).
+    mask: HxW bool image mask (enclosed holes filled).
+    bbox_2d: (u_min, v_min, u_max, v_max), inclusive pixel coordinates.
+    pixel_count: number of mask pixels.
+    center_2d: normalised [0, 1] (x, y) of the mask centroid (geometry.pixel_to_normalized).
+    centroid_camera: centre (metres, camera frame) of the table-aligned box: the centre of the footprint
+        rectangle lifted by height_m / 2 along the table normal. Unlike the mean of the visible points,
+        it is not biased towards the camera.
+    extent: (length, width, height) metres of the table-aligned box; the footprint is the minimum-area
+        rectangle of the points projected on the plane (length >= width), the height is height_m.
+    height_m: robust maximum height above the table (height_percentile of the point heights).
+    centroid_base: centroid_camera in the base frame, or None without T_base_camera.
+    mean_rgb: mean colour (R, G, B) over the mask.
+    """
+
+    id: int
+    mask: np.ndarray
+    bbox_2d: tuple[int, int, int, int]
+    pixel_count: int
+    center_2d: tuple[float, float]
+    centroid_camera: np.ndarray
+    extent: np.ndarray
+    height_m: float
+    centroid_base: np.ndarray | None
+    mean_rgb: tuple[int, int, int]
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable summary (no mask), floats rounded to 4 decimals.
+
+        bbox_2d_normalized is [x0, y0, x1, y1] in [0, 1] covering the bbox pixels' outer edges.
+        """
+        h, w = self.mask.shape
+        u0, v0, u1, v1 = self.bbox_2d
+        x0, y0 = pixel_to_normalized(u0 - 0.5, v0 - 0.5, w, h)
+        x1, y1 = pixel_to_normalized(u1 + 0.5, v1 + 0.5, w, h)
+
+        def r(values) -> list[float]:
+            return [round(float(x), 4) for x in values]
+
+        return {
+            "id": int(self.id),
+            "center_2d": r(self.center_2d),
+            "bbox_2d": [int(x) for x in self.bbox_2d],
+            "bbox_2d_normalized": r((x0, y0, x1, y1)),
+            "pixel_count": int(self.pixel_count),
+            "centroid_camera": r(self.centroid_camera),
+            "extent": r(self.extent),
+            "height_m": round(float(self.height_m), 4),
+            "centroid_base": None if self.centroid_base is None else r(self.centroid_base),
+            "distance_to_camera_m": round(float(np.linalg.norm(self.centroid_camera)), 4),
+            "mean_rgb": [int(x) for x in self.mean_rgb],
+        }
+
+
+@dataclass
+class TabletopScene:
+    """Result of :func:`segment_tabletop`: the table plane, the objects, and an HxW int32 label image
+    (-1 background, otherwise the object's id)."""
+
+    plane: TablePlane
+    objects: list[SegmentedObject]
+    labels: np.ndarray
+
+
+def _orient_towards_origin(normal: np.ndarray, d: float) -> tuple[np.ndarray, float]:
+    return (normal, d) if d >= 0 else (-normal, -d)
+
+
+def _ransac_plane(
+    points: np.ndarray,
+    rng: np.random.Generator,
+    config: TabletopConfig,
+    up: np.ndarray | None,
+) -> tuple[np.ndarray, int] | None:
+    """Best-supported plane among random 3-point hypotheses passing the orientation prior."""
+    idx = rng.integers(0, len(points), size=(config.plane_iterations, 3))
+    a, b, c = points[idx[:, 0]], points[idx[:, 1]], points[idx[:, 2]]
+    normals = np.cross(b - a, c - a)
+    norms = np.linalg.norm(normals, axis=1)
+    keep = norms > 1e-9
+    normals, a, norms = normals[keep] / norms[keep, None], a[keep], norms[keep]
+    d = -np.einsum("ij,ij->i", normals, a)
+    flip = d < 0
+    normals[flip] *= -1
+    d[flip] *= -1
+    if up is not None:
+        keep = normals @ up >= np.cos(np.radians(config.max_tilt_deg))
+    else:
+        # n . (camera - a) / |a| = d / |a|: cosine between the normal and the direction to the camera.
+        keep = d / np.maximum(np.linalg.norm(a, axis=1), 1e-9) >= np.cos(np.radians(config.max_view_angle_deg))
+    if not keep.any():
+        return None
+    normals, d = normals[keep].astype(np.float32), d[keep].astype(np.float32)
+    counts = (np.abs(points @ normals.T + d) < config.plane_distance_threshold).sum(axis=0)
+    best = int(np.argmax(counts))
+    return np.append(normals[best], d[best]).astype(np.float64), int(counts[best])
+
+
+def _refine_plane(points: np.ndarray, plane: np.ndarray, threshold: float, rounds: int = 2) -> np.ndarray:
+    """Least-squares (total) refit of the plane on its inliers, a few rounds."""
+    for _ in range(rounds):
+        inliers = points[np.abs(points @ plane[:3].astype(np.float32) + np.float32(plane[3])) < threshold]
+        if len(inliers) < 3:
+            break
+        centroid = inliers.mean(axis=0, dtype=np.float64)
+        q = inliers.astype(np.float64) - centroid
+        _, vecs = np.linalg.eigh(q.T @ q)
+        normal = vecs[:, 0]
+        if normal @ plane[:3] < 0:
+            normal = -normal
+        plane = np.append(normal, -normal @ centroid)
+    normal, d = _orient_towards_origin(plane[:3], float(plane[3]))
+    return np.append(normal, d)
+
+
+def _find_table_plane(
+    points: np.ndarray, config: TabletopConfig, up: np.ndarray | None, rng: np.random.Generator
+) -> np.ndarray:
+    """Coefficients (camera frame) of the table plane among up to max_planes RANSAC candidates."""
+    threshold = config.plane_distance_threshold
+    sample = points[rng.choice(len(points), size=min(len(points), config.plane_sample_size), replace=False)]
+    min_support = max(3, int(config.min_plane_fraction * len(sample)))
+    remaining = sample
+    candidates: list[tuple[np.ndarray, int]] = []
+    for _ in range(config.max_planes):
+        if len(remaining) < min_support:
+            break
+        found = _ransac_plane(remaining, rng, config, up)
+        if found is None:
+            break
+        plane = _refine_plane(sample, found[0], config.plane_distance_threshold)
+        support = int((np.abs(sample @ plane[:3].astype(np.float32) + plane[3]) < config.plane_distance_threshold).sum())
+        if support < min_support:
+            break
+        candidates.append((plane, support))
+        # A band wider than the inlier threshold is removed so that the noise tails of this plane cannot
+        # form a slightly tilted "next" plane.
+        band = 2.5 * config.plane_distance_threshold
+        remaining = remaining[np.abs(remaining @ plane[:3].astype(np.float32) + np.float32(plane[3])) >= band]
+    if not candidates:
+        prior = "roughly horizontal in the base frame" if up is not None else "facing the camera"
+        raise ValueError(
+            f"no table plane found: no plane {prior} has {config.min_plane_fraction:.0%} of the "
+            f"{len(sample)} sampled valid points within {config.plane_distance_threshold} m"
+        )
+    best_plane, best_support = max(candidates, key=lambda c: c[1])
+    cos_parallel = np.cos(np.radians(config.parallel_angle_deg))
+    chosen, chosen_height = best_plane, 0.0
+    for plane, support in candidates:
+        if support < config.min_relative_support * best_support or plane[:3] @ best_plane[:3] < cos_parallel:
+            continue
+        on_plane = sample[np.abs(sample @ plane[:3].astype(np.float32) + np.float32(plane[3])) < threshold]
+        height = float(np.mean(on_plane @ best_plane[:3].astype(np.float32) + np.float32(best_plane[3])))
+        if height >= config.min_plane_separation and height > chosen_height:
+            chosen, chosen_height = plane, height
+    return _refine_plane(points, chosen, threshold)
+
+
+def _plane_basis(normal: np.ndarray) -> np.ndarray:
+    """2x3 orthonormal in-plane axes: the camera x axis (or y) made orthogonal to the normal, then n x e1."""
+    ref = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = ref - (ref @ normal) * normal
+    e1 /= np.linalg.norm(e1)
+    return np.stack([e1, np.cross(normal, e1)])
+
+
+def _table_region(
+    cloud: np.ndarray, inliers: np.ndarray, basis: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Largest connected blob of plane inliers (HxW bool) and its convex hull on the plane (Kx2, CCW)."""
+    count, blobs, stats, _ = cv2.connectedComponentsWithStats(inliers.astype(np.uint8), connectivity=8)
+    if count < 2:
+        raise ValueError("no table plane found: the plane has no inlier pixels")
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    blob = blobs == largest
+    pts = cloud[blob]
+    if len(pts) > 50000:
+        pts = pts[rng.choice(len(pts), size=50000, replace=False)]
+    uv = (pts.astype(np.float64) @ basis.T).astype(np.float32)
+    hull = cv2.convexHull(uv).reshape(-1, 2).astype(np.float64)
+    area2 = np.sum(hull[:, 0] * np.roll(hull[:, 1], -1) - np.roll(hull[:, 0], -1) * hull[:, 1])
+    if area2 < 0:
+        hull = hull[::-1]
+    return blob, hull
+
+
+def _inside_polygon(uv: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
+    """Whether 2D points (Nx2) lie inside the convex CCW polygon grown by margin (mitred corners)."""
+    if len(hull) < 3:
+        return np.zeros(len(uv), dtype=bool)
+    edges = np.roll(hull, -1, axis=0) - hull
+    outward = np.stack([edges[:, 1], -edges[:, 0]], axis=1)
+    outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-12)
+    offsets = np.einsum("ij,ij->i", outward, hull) + margin
+    return np.all(uv @ outward.T <= offsets, axis=1)
+
+
+def _veil_pixels(cloud: np.ndarray, mask: np.ndarray, max_angle_deg: float) -> np.ndarray:
+    """HxW bool: masked pixels where the row or column central difference runs nearly along the ray."""
+    veil = np.zeros(mask.shape, dtype=bool)
+    if max_angle_deg <= 0:
+        return veil
+    sin_max = np.sin(np.radians(max_angle_deg))
+    for centre, before, after in (
+        ((slice(None), slice(1, -1)), (slice(None), slice(None, -2)), (slice(None), slice(2, None))),
+        ((slice(1, -1), slice(None)), (slice(None, -2), slice(None)), (slice(2, None), slice(None))),
+    ):
+        sel = mask[centre]
+        p = cloud[centre][sel]
+        step = cloud[after][sel] - cloud[before][sel]
+        length = np.linalg.norm(step, axis=1)
+        ray = p / np.linalg.norm(p, axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            steep = np.linalg.norm(np.cross(step, ray), axis=1) < sin_max * length
+        veil[centre][sel] |= steep
+    return veil
+
+
+def _cluster(cloud: np.ndarray, mask: np.ndarray, config: TabletopConfig) -> tuple[np.ndarray, int]:
+    """Connected components of the masked organised cloud (HxW int32 labels, -1 outside) and their count."""
+    h, w = mask.shape
+    index = np.full((h, w), -1, dtype=np.int64)
+    n = int(mask.sum())
+    index[mask] = np.arange(n)
+    threshold = config.cluster_distance + config.cluster_distance_per_metre * cloud[..., 2]
+    rows, cols = [], []
+    for sl_a, sl_b in (
+        ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+        ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+    ):
+        pair = mask[sl_a] & mask[sl_b]
+        gap = np.linalg.norm(cloud[sl_a][pair] - cloud[sl_b][pair], axis=1)
+        close = gap < np.minimum(threshold[sl_a][pair], threshold[sl_b][pair])
+        rows.append(index[sl_a][pair][close])
+        cols.append(index[sl_b][pair][close])
+    i, j = np.concatenate(rows), np.concatenate(cols)
+    graph = sparse.coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    count, comp = connected_components(graph, directed=False)
+    labels = np.full((h, w), -1, dtype=np.int32)
+    labels[mask] = comp
+    return labels, count
+
+
+def _describe_object(
+    frame: RGBDFrame,
+    cloud: np.ndarray,
+    heights: np.ndarray,
+    point_mask: np.ndarray,
+    mask: np.ndarray,
+    plane: np.ndarray,
+    basis: np.ndarray,
+    config: TabletopConfig,
+) -> SegmentedObject:
+    """Measure one object: point_mask selects its 3D points, mask is its (hole-filled) image mask."""
+    vs, us = np.nonzero(mask)
+    pts = cloud[point_mask].astype(np.float64)
+    height = float(np.percentile(heights[point_mask], config.height_percentile))
+    (cx, cy), (sx, sy), _ = cv2.minAreaRect((pts @ basis.T).astype(np.float32))
+    normal = plane[:3]
+    centre = -plane[3] * normal + cx * basis[0] + cy * basis[1] + 0.5 * height * normal
+    centre_base = transform_points(frame.T_base_camera, centre) if frame.T_base_camera is not None else None
+    x, y = pixel_to_normalized(us.mean(), vs.mean(), frame.width, frame.height)
+    mean_rgb = frame.rgb[mask].mean(axis=0)
+    return SegmentedObject(
+        id=-1,
+        mask=mask,
+        bbox_2d=(int(us.min()), int(vs.min()), int(us.max()), int(vs.max())),
+        pixel_count=int(len(us)),
+        center_2d=(float(x), float(y)),
+        centroid_camera=centre,
+        extent=np.array([max(sx, sy), min(sx, sy), height]),
+        height_m=height,
+        centroid_base=centre_base,
+        mean_rgb=tuple(int(round(c)) for c in mean_rgb),
+    )
+
+
+def segment_tabletop(frame: RGBDFrame, config: TabletopConfig | None = None) -> TabletopScene:
+    """Find the table plane of an RGB-D frame and segment the objects standing on it.
+
+    Raises ValueError when the frame has no depth image or no table plane can be found.
+    """
+    config = config or TabletopConfig()
+    if frame.depth is None:
+        raise ValueError("tabletop segmentation needs depth, but this frame has no depth image")
+    rng = np.random.default_rng(config.seed)
+    cloud = backproject_depth(frame.depth, frame.intrinsics)
+    z = cloud[..., 2]
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(z) & (z >= config.min_depth) & (z <= config.max_depth)
+    points = cloud[valid]
+    if len(points) < max(100, config.plane_sample_size // 10):
+        raise ValueError(f"no table plane found: only {len(points)} valid depth points in range")
+
+    up = None
+    if frame.T_base_camera is not None:
+        up = frame.T_base_camera[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+    plane = _find_table_plane(points, config, up, rng)
+    normal = plane[:3]
+
+    heights = np.full(z.shape, np.nan, dtype=np.float32)
+    heights[valid] = points @ normal.astype(np.float32) + np.float32(plane[3])
+    with np.errstate(invalid="ignore"):
+        inliers = valid & (np.abs(heights) < config.plane_distance_threshold)
+    basis = _plane_basis(normal)
+    table_blob, hull = _table_region(cloud, inliers, basis, rng)
+
+    with np.errstate(invalid="ignore"):
+        above = valid & (heights > config.min_height) & (heights < config.max_height)
+    uv = cloud[above].astype(np.float64) @ basis.T
+    above[above] = _inside_polygon(uv, hull, config.table_margin)
+
+    above &= ~_veil_pixels(cloud, above, config.veil_angle_deg)
+    comp_labels, count = _cluster(cloud, above, config)
+    sizes = np.bincount(comp_labels[above], minlength=count)
+    kept = np.flatnonzero(sizes >= config.min_object_pixels)
+
+    objects: list[SegmentedObject] = []
+    claimed = np.zeros(z.shape, dtype=bool)
+    point_masks = [comp_labels == k for k in kept]
+    for pm in point_masks:
+        claimed |= pm
+    for pm in point_masks:
+        mask = pm
+        if config.fill_holes:
+            vs, us = np.nonzero(pm)
+            box = (slice(vs.min(), vs.max() + 1), slice(us.min(), us.max() + 1))
+            filled = ndimage.binary_fill_holes(pm[box]) & ~(claimed[box] & ~pm[box])
+            mask = pm.copy()
+            mask[box] = filled
+        objects.append(_describe_object(frame, cloud, heights, pm, mask, plane, basis, config))
+
+    objects.sort(key=lambda o: (o.center_2d[0], o.center_2d[1]))
+    labels = np.full(z.shape, -1, dtype=np.int32)
+    for i, obj in enumerate(objects):
+        obj.id = i
+        labels[obj.mask & (labels < 0)] = i
+
+    boundary = -plane[3] * normal + hull @ basis
+    plane_base = None
+    if frame.T_base_camera is not None:
+        plane_base = transform_plane(frame.T_base_camera, plane)
+    table = TablePlane(
+        coefficients=plane,
+        inlier_mask=table_blob,
+        coefficients_base=plane_base,
+        boundary_camera=boundary,
+    )
+    return TabletopScene(plane=table, objects=objects, labels=labels)

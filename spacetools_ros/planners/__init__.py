@@ -1,0 +1,1 @@
+"""Planners: the scripted default and (later) model-backed planners, behind one interface."""

@@ -1,0 +1,181 @@
+"""agent_node: answers natural-language tasks on the latest camera frame.
+
+In:  /spacetools/task (std_msgs/String), the camera topics (realsense2_camera names).
+Out: /spacetools/status and /spacetools/result (std_msgs/String holding JSON; see README).
+Tasks run one at a time in arrival order from a bounded queue; a bad task ends as failed with a
+reason and the node keeps running.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import queue
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from spacetools_ros.config import ConfigError, load_config
+from spacetools_ros.ros.node_params import ParameterError, declare_parameters
+from spacetools_ros.ros.qos import task_qos
+from spacetools_ros.sources.topics import CameraTopics
+
+TASK_TOPIC = "/spacetools/task"
+STATUS_TOPIC = "/spacetools/status"
+RESULT_TOPIC = "/spacetools/result"
+
+PARAMETERS = {
+    "config": ("", "YAML configuration file (empty: the packaged config/spacetools.yaml)"),
+    "camera_namespace": ("/camera/camera", "namespace of the realsense2_camera topic names"),
+    "frame_timeout_s": (5.0, "a task fails when no complete frame arrives within this time"),
+    "max_task_bytes": (4096, "longer tasks are rejected"),
+    "queue_size": (4, "tasks waiting beyond the running one; more are rejected"),
+    "T_base_camera": ([0.0], "camera pose in the base frame, 16 numbers row-major; [0.0] = from config"),
+}
+
+
+def validate_task_bytes(raw: bytes, max_bytes: int) -> tuple[str | None, str | None]:
+    """(task text, None) for a usable serialized std_msgs/String, else (None, reason)."""
+    from rclpy.serialization import deserialize_message
+    from std_msgs.msg import String
+
+    if len(raw) > max_bytes + 64:  # CDR header and length prefix add a few bytes
+        return None, f"task is too long ({len(raw)} bytes > {max_bytes})"
+    try:
+        text = deserialize_message(raw, String).data
+    except Exception as exc:  # bad UTF-8 or a malformed buffer
+        return None, f"task is not decodable text ({type(exc).__name__})"
+    if len(text.encode("utf-8")) > max_bytes:
+        return None, f"task is too long ({len(text.encode('utf-8'))} bytes > {max_bytes})"
+    if not text.strip():
+        return None, "task is empty"
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
+        return None, "task contains control characters"
+    return text.strip(), None
+
+
+class AgentNode:
+    """Thin adapter: ROS messages in and out, the core Agent in between (run on a worker thread)."""
+
+    def __init__(self, node, agent, source, params: dict[str, Any]) -> None:
+        from std_msgs.msg import String
+
+        self.node = node
+        self.agent = agent
+        self.source = source
+        self.params = params
+        self._ids = itertools.count(1)
+        self._queue: queue.Queue = queue.Queue(maxsize=params["queue_size"])
+        self._status_pub = node.create_publisher(String, STATUS_TOPIC, task_qos())
+        self._result_pub = node.create_publisher(String, RESULT_TOPIC, task_qos())
+        node.create_subscription(String, TASK_TOPIC, self._on_task, task_qos(), raw=True)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="agent_worker", daemon=True)
+        self._worker.start()
+
+    def _publish(self, publisher, payload: dict[str, Any]) -> None:
+        from std_msgs.msg import String
+
+        publisher.publish(String(data=json.dumps(payload)))
+
+    def _finish(self, task_id: str, task: str | None, state: str, answer=None, error=None, episode=None,
+                timings: dict | None = None) -> None:
+        result = {"task_id": task_id, "task": task, "state": state, "answer": answer, "error": error,
+                  "tool_calls": [], "timings": timings or {}}
+        if episode is not None:
+            summary = episode.summary()
+            result.update(answer=summary["answer"], error=summary["error"], tool_calls=summary["tool_calls"],
+                          turns=summary["turns"], timings={**summary["timings"], **(timings or {})})
+        self._publish(self._status_pub, {"task_id": task_id, "state": state, "error": result["error"]})
+        self._publish(self._result_pub, result)
+        log = self.node.get_logger()
+        (log.info if state == "succeeded" else log.warning)(f"{task_id} {state}: {result['answer'] or result['error']}")
+
+    def _on_task(self, raw: bytes) -> None:
+        task_id = f"task-{next(self._ids)}"
+        text, reason = validate_task_bytes(raw, self.params["max_task_bytes"])
+        if reason:
+            self._finish(task_id, None, "failed", error=reason)
+            return
+        try:
+            self._queue.put_nowait((task_id, text, time.monotonic()))
+        except queue.Full:
+            self._finish(task_id, text, "failed", error=f"queue full ({self.params['queue_size']} tasks waiting)")
+            return
+        self._publish(self._status_pub, {"task_id": task_id, "state": "queued", "task": text,
+                                         "queue_length": self._queue.qsize()})
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                task_id, text, received = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._run(task_id, text, received)
+            except Exception as exc:  # never let one task kill the worker
+                self._finish(task_id, text, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+
+    def _run(self, task_id: str, text: str, received: float) -> None:
+        self._publish(self._status_pub, {"task_id": task_id, "state": "running", "task": text})
+        frame = self.source.latest(timeout=self.params["frame_timeout_s"])
+        waited = time.monotonic() - received
+        if frame is None:
+            self._finish(task_id, text, "failed",
+                         error=f"no frame within {self.params['frame_timeout_s']} s on {self.source.topics.color}",
+                         timings={"queue_and_frame_wait_s": round(waited, 4)})
+            return
+        episode = self.agent.run(text, frame)
+        self._finish(task_id, text, episode.state, episode=episode, timings={"queue_and_frame_wait_s": round(waited, 4)})
+
+    def shutdown(self) -> None:
+        """Stop the worker thread."""
+        self._stop.set()
+        self._worker.join(timeout=2.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the node until shutdown."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    from spacetools_ros.agent.factory import build_agent
+    from spacetools_ros.ros.topic_source import TopicSource
+
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = rclpy.create_node("spacetools_agent")
+    try:
+        params = declare_parameters(node, PARAMETERS)
+        config = load_config(params["config"] or None)
+        pose = params["T_base_camera"] if len(params["T_base_camera"]) == 16 else config.camera.T_base_camera
+        if pose is not None and len(pose) != 16:
+            raise ParameterError("parameter 'T_base_camera' needs 16 numbers")
+    except (ParameterError, ConfigError) as exc:
+        node.get_logger().fatal(str(exc))
+        node.destroy_node()
+        rclpy.try_shutdown()
+        return 2
+    T = np.asarray(pose, dtype=np.float64).reshape(4, 4) if pose is not None else None
+    source = TopicSource(node, CameraTopics.under(params["camera_namespace"]), config.camera.sync_slop_s, T,
+                         config.camera.base_frame_id)
+    source.open()
+    agent_node = AgentNode(node, build_agent(config), source, params)
+    node.get_logger().info(f"ready: planner {config.planner}, tasks on {TASK_TOPIC}")
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        agent_node.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""SpaceToolsClient: a small facade over the task API (send a task, wait for its result)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from spacetools_ros.ros.agent_node import RESULT_TOPIC, STATUS_TOPIC, TASK_TOPIC
+from spacetools_ros.ros.qos import task_qos
+
+
+class SpaceToolsClient:
+    """Publishes tasks and collects status and result messages; spins its own node in a thread."""
+
+    def __init__(self, node_name: str = "spacetools_client", domain_id: int | None = None) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from std_msgs.msg import String
+
+        # a context of our own: several clients (e.g. tests on different ROS domains) can live in one process
+        self._context = rclpy.Context()
+        rclpy.init(context=self._context, domain_id=domain_id)
+        self.node = rclpy.create_node(node_name, context=self._context)
+        self._task_pub = self.node.create_publisher(String, TASK_TOPIC, task_qos())
+        self._cond = threading.Condition()
+        self.statuses: list[dict[str, Any]] = []
+        self.results: list[dict[str, Any]] = []
+        self.node.create_subscription(String, STATUS_TOPIC, self._collect(self.statuses), task_qos(100))
+        self.node.create_subscription(String, RESULT_TOPIC, self._collect(self.results), task_qos(100))
+        self._executor = SingleThreadedExecutor(context=self._context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
+        self._thread.start()
+
+    def _collect(self, into: list):
+        def callback(msg) -> None:
+            with self._cond:
+                into.append(json.loads(msg.data))
+                self._cond.notify_all()
+        return callback
+
+    def wait_for_server(self, timeout: float = 30.0) -> bool:
+        """True once agent_node subscribes to the task topic and publishes results."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (self._task_pub.get_subscription_count() > 0
+                    and self.node.count_publishers(RESULT_TOPIC) > 0):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def send_task(self, text: str) -> None:
+        """Publish a natural-language task."""
+        from std_msgs.msg import String
+
+        self._task_pub.publish(String(data=text))
+
+    def send_raw(self, payload: bytes) -> None:
+        """Publish an already serialized std_msgs/String (for robustness tests)."""
+        self._task_pub.publish(payload)
+
+    def wait_for_results(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Block until `count` results have arrived (or timeout); returns all results so far."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.results) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return list(self.results)
+
+    def ask(self, text: str, timeout: float = 60.0) -> dict[str, Any] | None:
+        """Send a task and return its result, or None on timeout."""
+        before = len(self.results)
+        self.send_task(text)
+        results = self.wait_for_results(before + 1, timeout)
+        return results[before] if len(results) > before else None
+
+    def close(self) -> None:
+        """Stop spinning and destroy the node."""
+        self._executor.shutdown()
+        self.node.destroy_node()
+        self._context.try_shutdown()

@@ -1,0 +1,1 @@
+"""Tools the planner calls: one decorator, one registry."""
