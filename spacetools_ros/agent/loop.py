@@ -25,6 +25,9 @@ SYSTEM_PROMPT = (
 )
 
 
+NO_CALL_NOR_ANSWER = "Error: the reply has neither a <tool_call> nor an <answer>."
+
+
 @dataclass
 class AgentConfig:
     """Loop limits: assistant turns, and the characters of tool text shown to the model."""
@@ -51,6 +54,11 @@ class Episode:
         return {"task": self.task, "state": self.state, "answer": self.answer, "error": self.error,
                 "turns": self.turns, "tool_calls": [c.summary() for c in self.tool_calls],
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+def _tool_message(name: str, content: str, data: dict | None = None, ok: bool = False) -> dict[str, Any]:
+    """A tool-role message: content is what a model reads, data what a program may read."""
+    return {"role": "tool", "name": name, "content": content, "data": data or {}, "ok": ok}
 
 
 def _cut(text: str, limit: int) -> str:
@@ -85,22 +93,22 @@ class Agent:
                 t0 = time.perf_counter()
                 reply = self.planner.respond(episode.messages, context.images)
                 planning_s += time.perf_counter() - t0
-                episode.messages.append({"role": "assistant", "content": reply if isinstance(reply, str) else repr(reply)})
+                text = reply if isinstance(reply, str) else repr(reply)
+                episode.messages.append({"role": "assistant", "content": text})
                 parsed = parse_turn(reply)
-                feedback = [{"role": "tool", "name": "error", "content": f"Error: {e}", "data": {}} for e in parsed.errors]
+                feedback = [_tool_message("error", f"Error: {e}") for e in parsed.errors]
                 t0 = time.perf_counter()
                 for call in parsed.tool_calls:
                     record = self.registry.call(call.name, call.arguments, context)
                     episode.tool_calls.append(record)
-                    feedback.append({"role": "tool", "name": call.name, "content": _cut(record.text, self.config.tool_text_limit),
-                                     "data": record.data, "ok": record.ok})
+                    content = _cut(record.text, self.config.tool_text_limit)
+                    feedback.append(_tool_message(call.name, content, record.data, record.ok))
                 tools_s += time.perf_counter() - t0
                 if parsed.answer is not None and not parsed.tool_calls and not parsed.errors:
                     episode.answer, episode.state = parsed.answer, "succeeded"
                     break
                 if not feedback:
-                    feedback.append({"role": "tool", "name": "error", "data": {},
-                                     "content": "Error: the reply has neither a <tool_call> nor an <answer>."})
+                    feedback.append(_tool_message("error", NO_CALL_NOR_ANSWER))
                 episode.messages.extend(feedback)
             else:
                 episode.state, episode.error = "failed", f"no answer within {self.config.max_turns} turns"

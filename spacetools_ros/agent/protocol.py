@@ -62,7 +62,8 @@ def _parse_call(body: str) -> ToolCall:
     try:
         payload = json.loads(body.strip())
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"tool call is not valid JSON ({exc}); write {{\"name\": ..., \"arguments\": {{...}}}}") from None
+        hint = '{"name": ..., "arguments": {...}}'
+        raise ValueError(f"tool call is not valid JSON ({exc}); write {hint}") from None
     if not isinstance(payload, dict):
         raise ValueError("tool call must be a JSON object with 'name' and 'arguments'")
     name = payload.get("name")

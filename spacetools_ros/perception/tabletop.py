@@ -58,6 +58,12 @@ class TabletopConfig:
         veil_angle_deg: pixels whose surface, seen along the image rows or columns, is within this angle
             of the viewing ray are dropped before clustering: they are the smeared depth edges ("veil" or
             flying pixels) between an object and what lies behind it, which would otherwise bridge them.
+        veil_merge_radius: segments facing each other across veil pixels within this many pixels...
+        veil_merge_gap: ...whose closest facing points are nearer than this in 3D...
+        colour_merge_distance: ...and whose mean colours are closer than this (CIELAB, 8-bit OpenCV scale,
+            lightness weighted by half) are merged: they are one object broken at a self-occlusion or a
+            surface seen edge-on (a bowl's rim), whereas an object behind another is further away and
+            usually of another colour.
         cluster_distance: neighbouring pixels are joined when their 3D distance is below
             ``cluster_distance + cluster_distance_per_metre * depth``.
         cluster_distance_per_metre: depth-proportional part of the joining threshold.
@@ -83,6 +89,9 @@ class TabletopConfig:
     max_height: float = 0.5
     table_margin: float = 0.02
     veil_angle_deg: float = 12.0
+    veil_merge_radius: int = 6
+    veil_merge_gap: float = 0.025
+    colour_merge_distance: float = 30.0
     cluster_distance: float = 0.01
     cluster_distance_per_metre: float = 0.01
     min_object_pixels: int = 200
@@ -343,12 +352,16 @@ def _veil_pixels(cloud: np.ndarray, mask: np.ndarray, max_angle_deg: float) -> n
         sel = mask[centre]
         p = cloud[centre][sel]
         step = cloud[after][sel] - cloud[before][sel]
-        length = np.linalg.norm(step, axis=1)
         ray = p / np.linalg.norm(p, axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            steep = np.linalg.norm(np.cross(step, ray), axis=1) < sin_max * length
+        # NaN neighbours (invalid depth) compare False: no evidence of a veil in that direction.
+        with np.errstate(invalid="ignore"):
+            steep = np.linalg.norm(np.cross(step, ray), axis=1) < sin_max * np.linalg.norm(step, axis=1)
         veil[centre][sel] |= steep
     return veil
+
+
+def _join_threshold(z: np.ndarray, config: TabletopConfig) -> np.ndarray:
+    return config.cluster_distance + config.cluster_distance_per_metre * z
 
 
 def _cluster(cloud: np.ndarray, mask: np.ndarray, config: TabletopConfig) -> tuple[np.ndarray, int]:
@@ -357,7 +370,7 @@ def _cluster(cloud: np.ndarray, mask: np.ndarray, config: TabletopConfig) -> tup
     index = np.full((h, w), -1, dtype=np.int64)
     n = int(mask.sum())
     index[mask] = np.arange(n)
-    threshold = config.cluster_distance + config.cluster_distance_per_metre * cloud[..., 2]
+    threshold = _join_threshold(cloud[..., 2], config)
     rows, cols = [], []
     for sl_a, sl_b in (
         ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
@@ -376,26 +389,124 @@ def _cluster(cloud: np.ndarray, mask: np.ndarray, config: TabletopConfig) -> tup
     return labels, count
 
 
+def _label_pairs(labels: np.ndarray, cloud: np.ndarray, through: np.ndarray, radius: int) -> np.ndarray:
+    """Pairs of labels facing each other across `through` pixels.
+
+    Pixel pairs at most radius apart, with different labels (>= 0) and the pixel halfway between them in
+    `through`, are collected. Returns a Kx4 float array: label a, label b (a < b), the number of such pixel
+    pairs, and the smallest 3D distance between the two pixels of one of them.
+    """
+    h, w = labels.shape
+    reach = (radius + 1) // 2
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    near = cv2.dilate(through.astype(np.uint8), kernel).astype(bool) & (labels >= 0)
+    av, au = np.nonzero(near)
+    la = labels[av, au]
+    found, gaps = [], []
+    for dv in range(radius + 1):
+        for du in range(-radius, radius + 1):
+            if (dv == 0 and du <= 0) or dv * dv + du * du > radius * radius:
+                continue
+            bv, bu = av + dv, au + du
+            inside = (bv < h) & (bu >= 0) & (bu < w)
+            sa = np.flatnonzero(inside)
+            lb = labels[bv[sa], bu[sa]]
+            mid = through[av[sa] + dv // 2, au[sa] + int(du / 2)]
+            ok = (lb >= 0) & (lb != la[sa]) & mid
+            if ok.any():
+                sa, lb = sa[ok], lb[ok]
+                found.append(np.stack([np.minimum(la[sa], lb), np.maximum(la[sa], lb)], axis=1))
+                gaps.append(np.linalg.norm(cloud[av[sa], au[sa]] - cloud[bv[sa], bu[sa]], axis=1))
+    if not found:
+        return np.zeros((0, 4))
+    pairs, inverse, counts = np.unique(np.concatenate(found), axis=0, return_inverse=True, return_counts=True)
+    closest = np.full(len(pairs), np.inf)
+    np.minimum.at(closest, inverse.ravel(), np.concatenate(gaps))
+    return np.column_stack([pairs, counts, closest])
+
+
+def _merge_across_veils(
+    labels: np.ndarray, count: int, cloud: np.ndarray, rgb: np.ndarray, veil: np.ndarray, config: TabletopConfig
+) -> np.ndarray:
+    """Labels after merging segments that face each other across a veil band, are close, and match in colour."""
+    pairs = _label_pairs(labels, cloud, veil, config.veil_merge_radius)
+    pairs = pairs[(pairs[:, 2] >= 3) & (pairs[:, 3] < config.veil_merge_gap)]
+    if not len(pairs):
+        return labels
+    a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    core = labels >= 0
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float64)[core]
+    lab[:, 0] *= 0.5
+    seg = labels[core]
+    sizes = np.maximum(np.bincount(seg, minlength=count), 1)
+    mean = np.stack([np.bincount(seg, weights=lab[:, k], minlength=count) for k in range(3)], axis=1)
+    mean /= sizes[:, None]
+    similar = np.linalg.norm(mean[a] - mean[b], axis=1) < config.colour_merge_distance
+    graph = sparse.coo_matrix((np.ones(int(similar.sum())), (a[similar], b[similar])), shape=(count, count))
+    _, root = connected_components(graph, directed=False)
+    merged = labels.copy()
+    merged[core] = root[seg]
+    return merged
+
+
+def _segment_components(
+    cloud: np.ndarray, rgb: np.ndarray, above: np.ndarray, config: TabletopConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Object labels (HxW int32, -1 none, 0..K-1) of the above-table pixels, and the mask of the pixels
+    whose 3D points measure the objects (veil pixels excluded).
+
+    Veil pixels are set aside and the rest is clustered; segments facing each other across a veil band
+    are merged when close and alike in colour; segments of at least min_object_pixels are kept; veil pixels
+    and small fragments then join the kept segment of the nearest pixel when it is close in image and 3D.
+    """
+    veil = _veil_pixels(cloud, above, config.veil_angle_deg)
+    labels, count = _cluster(cloud, above & ~veil, config)
+    if count == 0:
+        return labels, labels >= 0
+    if config.veil_merge_radius > 0 and veil.any():
+        labels = _merge_across_veils(labels, count, cloud, rgb, veil, config)
+    core = labels >= 0
+    sizes = np.bincount(labels[core], minlength=count)
+    big = sizes >= config.min_object_pixels
+    anchor = core & big[np.maximum(labels, 0)]
+    if not anchor.any():
+        return np.full(labels.shape, -1, dtype=np.int32), anchor
+    new_id = np.where(big, np.cumsum(big) - 1, -1).astype(np.int32)
+    result = np.where(anchor, new_id[np.maximum(labels, 0)], -1).astype(np.int32)
+    loose = above & ~anchor
+    if loose.any() and config.veil_merge_radius > 0:
+        _, (iv, iu) = ndimage.distance_transform_edt(~anchor, return_indices=True)
+        vv, uu = np.nonzero(loose)
+        sv, su = iv[vv, uu], iu[vv, uu]
+        gap = np.linalg.norm(cloud[vv, uu] - cloud[sv, su], axis=1)
+        ok = ((vv - sv) ** 2 + (uu - su) ** 2 <= config.veil_merge_radius**2) & (
+            gap < 2 * _join_threshold(cloud[vv, uu, 2], config)
+        )
+        result[vv[ok], uu[ok]] = result[sv[ok], su[ok]]
+    return result, anchor
+
+
 def _describe_object(
     frame: RGBDFrame,
-    cloud: np.ndarray,
-    heights: np.ndarray,
-    point_mask: np.ndarray,
     mask: np.ndarray,
+    box: tuple[slice, slice],
+    points: np.ndarray,
+    heights: np.ndarray,
     plane: np.ndarray,
     basis: np.ndarray,
     config: TabletopConfig,
 ) -> SegmentedObject:
-    """Measure one object: point_mask selects its 3D points, mask is its (hole-filled) image mask."""
-    vs, us = np.nonzero(mask)
-    pts = cloud[point_mask].astype(np.float64)
-    height = float(np.percentile(heights[point_mask], config.height_percentile))
-    (cx, cy), (sx, sy), _ = cv2.minAreaRect((pts @ basis.T).astype(np.float32))
+    """Measure one object from its full-frame mask (inside box) and the camera-frame points (and their
+    heights above the table) that measure it."""
+    vs, us = np.nonzero(mask[box])
+    vs, us = vs + box[0].start, us + box[1].start
+    height = float(np.percentile(heights, config.height_percentile))
+    (cx, cy), (sx, sy), _ = cv2.minAreaRect((points.astype(np.float64) @ basis.T).astype(np.float32))
     normal = plane[:3]
     centre = -plane[3] * normal + cx * basis[0] + cy * basis[1] + 0.5 * height * normal
     centre_base = transform_points(frame.T_base_camera, centre) if frame.T_base_camera is not None else None
     x, y = pixel_to_normalized(us.mean(), vs.mean(), frame.width, frame.height)
-    mean_rgb = frame.rgb[mask].mean(axis=0)
+    mean_rgb = frame.rgb[vs, us].mean(axis=0)
     return SegmentedObject(
         id=-1,
         mask=mask,
@@ -406,7 +517,7 @@ def _describe_object(
         extent=np.array([max(sx, sy), min(sx, sy), height]),
         height_m=height,
         centroid_base=centre_base,
-        mean_rgb=tuple(int(round(c)) for c in mean_rgb),
+        mean_rgb=(int(round(mean_rgb[0])), int(round(mean_rgb[1])), int(round(mean_rgb[2]))),
     )
 
 
@@ -437,48 +548,50 @@ def segment_tabletop(frame: RGBDFrame, config: TabletopConfig | None = None) -> 
     heights[valid] = points @ normal.astype(np.float32) + np.float32(plane[3])
     with np.errstate(invalid="ignore"):
         inliers = valid & (np.abs(heights) < config.plane_distance_threshold)
+        above = valid & (heights > config.min_height) & (heights < config.max_height)
     basis = _plane_basis(normal)
     table_blob, hull = _table_region(cloud, inliers, basis, rng)
+    above[above] = _inside_polygon(cloud[above].astype(np.float64) @ basis.T, hull, config.table_margin)
 
-    with np.errstate(invalid="ignore"):
-        above = valid & (heights > config.min_height) & (heights < config.max_height)
-    uv = cloud[above].astype(np.float64) @ basis.T
-    above[above] = _inside_polygon(uv, hull, config.table_margin)
-
-    above &= ~_veil_pixels(cloud, above, config.veil_angle_deg)
-    comp_labels, count = _cluster(cloud, above, config)
-    sizes = np.bincount(comp_labels[above], minlength=count)
-    kept = np.flatnonzero(sizes >= config.min_object_pixels)
-
+    labels = np.full(z.shape, -1, dtype=np.int32)
     objects: list[SegmentedObject] = []
-    claimed = np.zeros(z.shape, dtype=bool)
-    point_masks = [comp_labels == k for k in kept]
-    for pm in point_masks:
-        claimed |= pm
-    for pm in point_masks:
-        mask = pm
-        if config.fill_holes:
-            vs, us = np.nonzero(pm)
-            box = (slice(vs.min(), vs.max() + 1), slice(us.min(), us.max() + 1))
-            filled = ndimage.binary_fill_holes(pm[box]) & ~(claimed[box] & ~pm[box])
-            mask = pm.copy()
-            mask[box] = filled
-        objects.append(_describe_object(frame, cloud, heights, pm, mask, plane, basis, config))
+    if above.any():
+        # Work on the bounding box of the candidate pixels (plus room for the veil merge radius).
+        rows, cols = np.flatnonzero(above.any(axis=1)), np.flatnonzero(above.any(axis=0))
+        pad = config.veil_merge_radius + 2
+        crop = (
+            slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, z.shape[0])),
+            slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, z.shape[1])),
+        )
+        seg, measure = _segment_components(cloud[crop], frame.rgb[crop], above[crop], config)
+        for k, box in enumerate(ndimage.find_objects(seg + 1)):
+            if box is None:
+                continue
+            own = seg[box] == k
+            if config.fill_holes:
+                own = ndimage.binary_fill_holes(own) & ((seg[box] < 0) | own)
+            mask = np.zeros(z.shape, dtype=bool)
+            full_box = (
+                slice(crop[0].start + box[0].start, crop[0].start + box[0].stop),
+                slice(crop[1].start + box[1].start, crop[1].start + box[1].stop),
+            )
+            mask[full_box] = own
+            sel = measure[box] & (seg[box] == k)
+            objects.append(
+                _describe_object(
+                    frame, mask, full_box, cloud[crop][box][sel], heights[crop][box][sel], plane, basis, config
+                )
+            )
 
     objects.sort(key=lambda o: (o.center_2d[0], o.center_2d[1]))
-    labels = np.full(z.shape, -1, dtype=np.int32)
     for i, obj in enumerate(objects):
         obj.id = i
         labels[obj.mask & (labels < 0)] = i
 
-    boundary = -plane[3] * normal + hull @ basis
-    plane_base = None
-    if frame.T_base_camera is not None:
-        plane_base = transform_plane(frame.T_base_camera, plane)
     table = TablePlane(
         coefficients=plane,
         inlier_mask=table_blob,
-        coefficients_base=plane_base,
-        boundary_camera=boundary,
+        coefficients_base=None if frame.T_base_camera is None else transform_plane(frame.T_base_camera, plane),
+        boundary_camera=-plane[3] * normal + hull @ basis,
     )
     return TabletopScene(plane=table, objects=objects, labels=labels)

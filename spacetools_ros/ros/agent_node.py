@@ -129,7 +129,8 @@ class AgentNode:
                          timings={"queue_and_frame_wait_s": round(waited, 4)})
             return
         episode = self.agent.run(text, frame)
-        self._finish(task_id, text, episode.state, episode=episode, timings={"queue_and_frame_wait_s": round(waited, 4)})
+        self._finish(task_id, text, episode.state, episode=episode,
+                     timings={"queue_and_frame_wait_s": round(waited, 4)})
 
     def shutdown(self) -> None:
         """Stop the worker thread."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from spacetools_ros.ros.conversions import depth_to_image_msg, intrinsics_to_camera_info, rgb_to_image_msg
-from spacetools_ros.ros.node_params import declare_parameters
+from spacetools_ros.ros.node_params import ParameterError, declare_parameters
 from spacetools_ros.ros.qos import camera_publisher_qos
 from spacetools_ros.sources.base import FrameSourceError
 from spacetools_ros.sources.factory import open_source
@@ -20,7 +20,7 @@ PARAMETERS = {
     "rate_hz": (5.0, "frames published per second"),
     "loop": (True, "start again at the first frame when the source is exhausted"),
     "camera_namespace": ("/camera/camera", "namespace of the realsense2_camera topic names"),
-    "hold_frame": (-1, "publish only frame N of the source, again and again (-1: every frame in order)"),
+    "hold_frame": (-1, "publish only frame N of the source, again and again (-1: every frame in order)", -1),
 }
 
 
@@ -43,7 +43,13 @@ def main(argv: list[str] | None = None) -> int:
 
     rclpy.init(args=argv if argv is not None else sys.argv)
     node = rclpy.create_node("spacetools_camera")
-    params = declare_parameters(node, PARAMETERS)
+    try:
+        params = declare_parameters(node, PARAMETERS)
+    except ParameterError as exc:
+        node.get_logger().fatal(str(exc))
+        node.destroy_node()
+        rclpy.try_shutdown()
+        return 2
     topics = CameraTopics.under(params["camera_namespace"])
     qos = camera_publisher_qos()
     publishers = {

@@ -72,6 +72,17 @@ class SpaceToolsClient:
                 self._cond.wait(remaining)
             return list(self.results)
 
+    def wait_for_status(self, task_id: str, state: str, timeout: float = 10.0) -> list[str]:
+        """Block until task_id reports state (or timeout); returns the states it reported, in order."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                states = [s["state"] for s in self.statuses if s.get("task_id") == task_id]
+                remaining = deadline - time.monotonic()
+                if state in states or remaining <= 0:
+                    return states
+                self._cond.wait(remaining)
+
     def ask(self, text: str, timeout: float = 60.0) -> dict[str, Any] | None:
         """Send a task and return its result, or None on timeout."""
         before = len(self.results)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 import pydantic
+import pydantic.json_schema
 
 from spacetools_ros.frames.frame import RGBDFrame
 
@@ -73,7 +74,8 @@ class ToolContext:
         if not self.images:
             raise ToolError("there is no image in the conversation yet")
         if not -len(self.images) <= index < len(self.images):
-            raise ToolError(f"image_index {index} is out of range: {len(self.images)} image(s), indices 0..{len(self.images) - 1}")
+            count = len(self.images)
+            raise ToolError(f"image_index {index} is out of range: {count} image(s), indices 0..{count - 1}")
         return self.images[index]
 
 
@@ -115,6 +117,14 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
+class _ToolJsonSchema(pydantic.json_schema.GenerateJsonSchema):
+    """Arguments of non-JSON types (arrays, masks, poses) are passed as "$variable" strings."""
+
+    def is_instance_schema(self, schema) -> dict[str, Any]:
+        """Schema of an arbitrary-type parameter: a variable reference."""
+        return {"type": "string", "description": 'a stored variable, passed as "$name"'}
+
+
 @dataclass
 class Tool:
     """A registered tool: name, description, argument model and the function behind it."""
@@ -126,13 +136,12 @@ class Tool:
     context_parameter: str | None
     is_robot_tool: bool = False
 
-    @property
-    def parameters_schema(self) -> dict[str, Any]:
-        """JSON schema of the arguments (an object schema)."""
-        schema = _strip_titles(self.arguments_model.model_json_schema())
+    def __post_init__(self) -> None:
+        # built once, at definition time, so a tool whose schema cannot be made fails on import
+        schema = _strip_titles(self.arguments_model.model_json_schema(schema_generator=_ToolJsonSchema))
         schema.setdefault("properties", {})
         schema.setdefault("required", [])
-        return schema
+        self.parameters_schema: dict[str, Any] = schema
 
     def openai_schema(self) -> dict[str, Any]:
         """The OpenAI function schema the model sees inside <tools>."""

@@ -15,10 +15,14 @@ def _fmt(values) -> str:
 def describe_object(obj: SegmentedObject) -> str:
     """One line a model can read: where the object is in the image and in 3D, and how big it is."""
     x, y = obj.center_2d
-    where = f"base {_fmt(obj.centroid_base)}" if obj.centroid_base is not None else f"camera {_fmt(obj.centroid_camera)}"
+    if obj.centroid_base is not None:
+        where = f"base {_fmt(obj.centroid_base)}"
+    else:
+        where = f"camera {_fmt(obj.centroid_camera)}"
     r, g, b = obj.mean_rgb
     return (f"object {obj.id}: point ({x:.3f}, {y:.3f}), {where} m, size {_fmt(obj.extent)} m, "
-            f"height {obj.height_m:.3f} m, {float(np.linalg.norm(obj.centroid_camera)):.3f} m from camera, rgb ({r}, {g}, {b})")
+            f"height {obj.height_m:.3f} m, {float(np.linalg.norm(obj.centroid_camera)):.3f} m from camera, "
+            f"rgb ({r}, {g}, {b})")
 
 
 def make_segment_objects_tool(config: TabletopConfig | None = None):
