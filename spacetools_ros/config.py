@@ -13,6 +13,7 @@ import yaml
 
 from spacetools_ros.agent.loop import AgentConfig
 from spacetools_ros.perception.tabletop import TabletopConfig
+from spacetools_ros.sources.topics import CameraTopics
 
 PLANNERS = ("scripted",)
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "spacetools.yaml"
@@ -33,6 +34,10 @@ class CameraConfig:
     sync_slop_s: float = 0.02
     T_base_camera: list[float] | None = None  # 16 numbers, row-major; None when unknown
     base_frame_id: str = "base_link"
+
+    def topics(self) -> CameraTopics:
+        """The four topic names as CameraTopics."""
+        return CameraTopics(self.color_topic, self.depth_topic, self.color_info_topic, self.depth_info_topic)
 
 
 @dataclass

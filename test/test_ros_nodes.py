@@ -113,9 +113,14 @@ def test_a_burst_of_garbage_does_not_stop_the_node(graph, tmp_path):
             client.send_raw(_undecodable_task())
         else:
             client.send_task("".join(chr(c) for c in rng.integers(0x4E00, 0x4F00, 20)))  # not understood
-    results = client.wait_for_results(200, timeout=120)
-    assert len(results) >= 190, _logs(tmp_path)  # reliable QoS, depth 10: a burst may overflow history
+    results, previous = [], -1
+    while len(results) != previous and len(results) < 200:  # until all arrived or 3 s pass without one
+        previous, results = len(results), client.wait_for_results(200, timeout=3)
+    # keep-last history (depth 100) may drop part of a burst sent at full speed; what arrives is answered
+    assert len(results) >= 100, _logs(tmp_path)
     assert all(r["state"] == "failed" and r["error"] for r in results)
+    known = ("task is empty", "task is too long", "task is not decodable text", "not understood: ", "queue full")
+    assert all(r["error"].startswith(known) for r in results), {r["error"][:40] for r in results}
     assert all(p.poll() is None for p in procs)
     good = client.ask(COUNT_QUESTION, timeout=60)
     assert good["state"] == "succeeded", good

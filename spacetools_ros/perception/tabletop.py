@@ -1,18 +1,25 @@
-"""Classical tabletop segmentation: fit the table plane, then cluster what stands on it.
+"""Classical tabletop segmentation: fit the table plane, then segment what stands on it.
 
-Pipeline (all vectorised, no per-pixel Python loops):
+Pipeline (vectorised numpy/scipy/OpenCV, no per-pixel Python loops):
 
-1. Back-project the depth image into an organised camera-frame cloud and keep depths in range.
-2. RANSAC a plane on a random subsample, restricted to roughly horizontal planes when the frame's
-   T_base_camera is known and to planes facing the camera otherwise; repeat on the remaining points
-   to collect up to ``max_planes`` candidates. The table is the best-supported candidate, except that a
-   parallel candidate closer to the camera (higher: a table above the floor) wins when it has at least
-   ``min_relative_support`` of that support. The winner is refined by least squares on its inliers.
-3. The table extent is the convex hull, on the plane, of the largest image-connected blob of inliers.
-4. Pixels between ``min_height`` and ``max_height`` above the plane whose foot on the plane lies within
-   the table extent (plus a margin) are clustered as an organised cloud: 4-neighbour pixels are joined
-   when their 3D distance is below a depth-dependent threshold, so depth edges and flying pixels do not
-   bridge objects; small components are dropped and enclosed holes are filled.
+1. Back-project the depth image into an organised camera-frame cloud; keep depths in range.
+2. Table plane: RANSAC on a random subsample, hypotheses restricted to roughly horizontal planes when
+   T_base_camera is known and to planes facing the camera otherwise; up to ``max_planes`` candidates are
+   extracted one after the other. The table is the best-supported candidate, unless a parallel candidate
+   well above it (a table above the floor) has comparable support. Least-squares refinement on inliers.
+3. Table extent: convex hull, on the plane, of the largest image-connected blob of plane inliers.
+4. Candidate pixels: between ``min_height`` and ``max_height`` above the plane, with their foot on the
+   plane inside the table extent (so furniture, floor, walls and other tables are left out).
+5. Segmentation of the candidates as an organised cloud. "Veil" pixels, whose surface runs almost along
+   the viewing ray (the smeared depth edge between an object and whatever is behind it, or a surface seen
+   edge-on), are set aside; the rest is split into connected components of the 4-neighbour pixel graph,
+   neighbours being joined when their 3D distance is below a depth-dependent threshold. Segments that face
+   each other across a veil band, are close in 3D and alike in colour are merged (one object broken at
+   its own rim); small segments are dropped; the kept segments then grow into the veil pixels, small
+   fragments and low pixels (just under ``min_height``) they are 3D-connected to.
+6. Objects lower than ``min_object_height`` or not standing on the table (most of their footprint outside
+   the table extent) are dropped; enclosed holes are filled; each object is measured with a table-aligned
+   box (minimum-area footprint rectangle and a robust height).
 """
 
 from __future__ import annotations
@@ -39,37 +46,48 @@ class TabletopConfig:
 
     Attributes:
         min_depth: depths below this are ignored.
-        max_depth: depths above this are ignored (far background, walls).
+        max_depth: depths above this are ignored (far background).
         plane_distance_threshold: RANSAC inlier distance to the plane.
         plane_iterations: RANSAC hypotheses per plane search.
         plane_sample_size: number of valid points subsampled for RANSAC.
-        max_planes: how many planes are extracted (each from the points the previous ones left).
+        max_planes: how many candidate planes are extracted (each from the points the previous ones left).
         min_plane_fraction: a plane needs at least this fraction of the subsample as inliers.
         max_tilt_deg: with T_base_camera known, the largest angle between the plane normal and base +z.
         max_view_angle_deg: without T_base_camera, the largest angle between the plane normal and the
             direction to the camera (rejects planes seen edge-on).
         parallel_angle_deg: candidate planes within this angle of each other count as parallel.
-        min_relative_support: a parallel plane closer to the camera than the best-supported one (a table
-            above the floor) is chosen when its support is at least this fraction of the best...
-        min_plane_separation: ...and its inliers lie on average at least this far above the best one.
+        min_relative_support: a parallel candidate above the best-supported plane (a table above the
+            floor) is chosen when its support is at least this fraction of the best...
+        min_plane_separation: ...and its inliers lie on average at least this far above the best plane.
         min_height: points must be higher than this above the table to belong to an object.
         max_height: points higher than this above the table are ignored.
-        table_margin: an object point's foot on the plane may lie this far outside the table extent.
-        veil_angle_deg: pixels whose surface, seen along the image rows or columns, is within this angle
-            of the viewing ray are dropped before clustering: they are the smeared depth edges ("veil" or
-            flying pixels) between an object and what lies behind it, which would otherwise bridge them.
-        veil_merge_radius: segments facing each other across veil pixels within this many pixels...
-        veil_merge_gap: ...whose closest facing points are nearer than this in 3D...
-        colour_merge_distance: ...and whose mean colours are closer than this (CIELAB, 8-bit OpenCV scale,
-            lightness weighted by half) are merged: they are one object broken at a self-occlusion or a
-            surface seen edge-on (a bowl's rim), whereas an object behind another is further away and
-            usually of another colour.
+        table_margin: a candidate point's foot on the plane may lie this far outside the table extent.
+        support_inset: an object stands on the table: at least ``min_supported_fraction`` of its points'
+            feet must lie inside the table extent shrunk by this inset (rejects walls and table edges).
+        min_supported_fraction: see support_inset.
         cluster_distance: neighbouring pixels are joined when their 3D distance is below
             ``cluster_distance + cluster_distance_per_metre * depth``.
         cluster_distance_per_metre: depth-proportional part of the joining threshold.
-        min_object_pixels: connected components with fewer pixels are dropped.
+        veil_angle_deg: pixels whose surface, along the image row or column, is within this angle of the
+            viewing ray are veil pixels, set aside while clustering so that they cannot bridge objects.
+        veil_merge_radius: segments facing each other across veil pixels within this many pixels...
+        veil_merge_gap: ...whose closest facing points are nearer than this in 3D...
+        merge_chroma_distance: ...whose mean chromaticities (r, g, b) / (r + g + b) differ by less than
+            this...
+        merge_brightness_ratio: ...and whose mean brightnesses differ by less than this factor (shading)
+            are merged: they are one object broken at a self-occlusion or at a surface seen edge-on (a
+            bowl's rim, a box's side), whereas an object behind another is usually further away or of
+            another colour.
+        grow_steps: kept segments grow by up to this many pixels into the veil pixels, small fragments and
+            low pixels they are 3D-connected to (neighbours within the joining threshold)...
+        grow_min_height: ...low pixels being those between this height and min_height above the table
+            (an object's bottom centimetre, a bowl's inner bottom). Growth only extends masks; the
+            object's 3D measurements use its clustered points.
+        min_object_pixels: segments with fewer (non-veil) pixels are dropped.
+        min_object_height: objects lower than this (height_m) are dropped: below it, depth noise and the
+            depth halo at object bases look like objects. Flat things (lying scissors) are lost too.
         fill_holes: fill holes enclosed by an object's mask (pixels not claimed by another object).
-        height_percentile: percentile of point heights reported as the object's height (robust max).
+        height_percentile: percentile of the point heights reported as an object's height (robust max).
         seed: seed of the RANSAC random generator (results are deterministic for a given seed).
     """
 
@@ -88,13 +106,19 @@ class TabletopConfig:
     min_height: float = 0.01
     max_height: float = 0.5
     table_margin: float = 0.02
-    veil_angle_deg: float = 12.0
-    veil_merge_radius: int = 6
-    veil_merge_gap: float = 0.025
-    colour_merge_distance: float = 30.0
+    support_inset: float = 0.02
+    min_supported_fraction: float = 0.5
     cluster_distance: float = 0.01
     cluster_distance_per_metre: float = 0.01
+    veil_angle_deg: float = 12.0
+    veil_merge_radius: int = 6
+    veil_merge_gap: float = 0.035
+    merge_chroma_distance: float = 0.06
+    merge_brightness_ratio: float = 2.5
+    grow_steps: int = 12
+    grow_min_height: float = 0.004
     min_object_pixels: int = 200
+    min_object_height: float = 0.02
     fill_holes: bool = True
     height_percentile: float = 98.0
     seed: int = 0
@@ -116,7 +140,8 @@ class TablePlane:
 
     coefficients: (a, b, c, d) with a*x + b*y + c*z + d = 0 in the camera frame, unit normal pointing
         out of the table towards the camera (the camera origin has signed distance d > 0).
-    inlier_mask: HxW bool, pixels within the distance threshold in the table's largest connected blob.
+    inlier_mask: HxW bool, the visible table surface: pixels within the distance threshold in the largest
+        connected blob of such pixels, less those given to objects (their bottom edge).
     coefficients_base: the same plane in the base frame (normal pointing up), or None without
         T_base_camera.
     boundary_camera: Kx3 camera-frame vertices of the convex polygon bounding the table extent on the
@@ -222,7 +247,7 @@ def _ransac_plane(
     normals = np.cross(b - a, c - a)
     norms = np.linalg.norm(normals, axis=1)
     keep = norms > 1e-9
-    normals, a, norms = normals[keep] / norms[keep, None], a[keep], norms[keep]
+    normals, a = normals[keep] / norms[keep, None], a[keep]
     d = -np.einsum("ij,ij->i", normals, a)
     flip = d < 0
     normals[flip] *= -1
@@ -231,7 +256,9 @@ def _ransac_plane(
         keep = normals @ up >= np.cos(np.radians(config.max_tilt_deg))
     else:
         # n . (camera - a) / |a| = d / |a|: cosine between the normal and the direction to the camera.
-        keep = d / np.maximum(np.linalg.norm(a, axis=1), 1e-9) >= np.cos(np.radians(config.max_view_angle_deg))
+        keep = d / np.maximum(np.linalg.norm(a, axis=1), 1e-9) >= np.cos(
+            np.radians(config.max_view_angle_deg)
+        )
     if not keep.any():
         return None
     normals, d = normals[keep].astype(np.float32), d[keep].astype(np.float32)
@@ -240,10 +267,15 @@ def _ransac_plane(
     return np.append(normals[best], d[best]).astype(np.float64), int(counts[best])
 
 
+def _signed(points: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """Signed distances of float32 points (Nx3) to the plane, in float32."""
+    return points @ plane[:3].astype(np.float32) + np.float32(plane[3])
+
+
 def _refine_plane(points: np.ndarray, plane: np.ndarray, threshold: float, rounds: int = 2) -> np.ndarray:
     """Least-squares (total) refit of the plane on its inliers, a few rounds."""
     for _ in range(rounds):
-        inliers = points[np.abs(points @ plane[:3].astype(np.float32) + np.float32(plane[3])) < threshold]
+        inliers = points[np.abs(_signed(points, plane)) < threshold]
         if len(inliers) < 3:
             break
         centroid = inliers.mean(axis=0, dtype=np.float64)
@@ -272,20 +304,20 @@ def _find_table_plane(
         found = _ransac_plane(remaining, rng, config, up)
         if found is None:
             break
-        plane = _refine_plane(sample, found[0], config.plane_distance_threshold)
-        support = int((np.abs(sample @ plane[:3].astype(np.float32) + plane[3]) < config.plane_distance_threshold).sum())
+        plane = _refine_plane(sample, found[0], threshold)
+        support = int((np.abs(_signed(sample, plane)) < threshold).sum())
         if support < min_support:
             break
         candidates.append((plane, support))
         # A band wider than the inlier threshold is removed so that the noise tails of this plane cannot
         # form a slightly tilted "next" plane.
-        band = 2.5 * config.plane_distance_threshold
-        remaining = remaining[np.abs(remaining @ plane[:3].astype(np.float32) + np.float32(plane[3])) >= band]
+        band = 2.5 * threshold
+        remaining = remaining[np.abs(_signed(remaining, plane)) >= band]
     if not candidates:
         prior = "roughly horizontal in the base frame" if up is not None else "facing the camera"
         raise ValueError(
             f"no table plane found: no plane {prior} has {config.min_plane_fraction:.0%} of the "
-            f"{len(sample)} sampled valid points within {config.plane_distance_threshold} m"
+            f"{len(sample)} sampled valid points within {threshold} m"
         )
     best_plane, best_support = max(candidates, key=lambda c: c[1])
     cos_parallel = np.cos(np.radians(config.parallel_angle_deg))
@@ -293,8 +325,7 @@ def _find_table_plane(
     for plane, support in candidates:
         if support < config.min_relative_support * best_support or plane[:3] @ best_plane[:3] < cos_parallel:
             continue
-        on_plane = sample[np.abs(sample @ plane[:3].astype(np.float32) + np.float32(plane[3])) < threshold]
-        height = float(np.mean(on_plane @ best_plane[:3].astype(np.float32) + np.float32(best_plane[3])))
+        height = float(np.mean(_signed(sample[np.abs(_signed(sample, plane)) < threshold], best_plane)))
         if height >= config.min_plane_separation and height > chosen_height:
             chosen, chosen_height = plane, height
     return _refine_plane(points, chosen, threshold)
@@ -402,6 +433,7 @@ def _label_pairs(labels: np.ndarray, cloud: np.ndarray, through: np.ndarray, rad
     near = cv2.dilate(through.astype(np.uint8), kernel).astype(bool) & (labels >= 0)
     av, au = np.nonzero(near)
     la = labels[av, au]
+    span = int(labels.max()) + 1  # a label pair (a, b) is keyed a * span + b
     found, gaps = [], []
     for dv in range(radius + 1):
         for du in range(-radius, radius + 1):
@@ -415,33 +447,44 @@ def _label_pairs(labels: np.ndarray, cloud: np.ndarray, through: np.ndarray, rad
             ok = (lb >= 0) & (lb != la[sa]) & mid
             if ok.any():
                 sa, lb = sa[ok], lb[ok]
-                found.append(np.stack([np.minimum(la[sa], lb), np.maximum(la[sa], lb)], axis=1))
+                found.append(np.minimum(la[sa], lb).astype(np.int64) * span + np.maximum(la[sa], lb))
                 gaps.append(np.linalg.norm(cloud[av[sa], au[sa]] - cloud[bv[sa], bu[sa]], axis=1))
     if not found:
         return np.zeros((0, 4))
-    pairs, inverse, counts = np.unique(np.concatenate(found), axis=0, return_inverse=True, return_counts=True)
-    closest = np.full(len(pairs), np.inf)
-    np.minimum.at(closest, inverse.ravel(), np.concatenate(gaps))
-    return np.column_stack([pairs, counts, closest])
+    keys, inverse, counts = np.unique(np.concatenate(found), return_inverse=True, return_counts=True)
+    closest = np.full(len(keys), np.inf)
+    np.minimum.at(closest, inverse, np.concatenate(gaps))
+    return np.column_stack([keys // span, keys % span, counts, closest])
 
 
 def _merge_across_veils(
-    labels: np.ndarray, count: int, cloud: np.ndarray, rgb: np.ndarray, veil: np.ndarray, config: TabletopConfig
+    labels: np.ndarray,
+    count: int,
+    cloud: np.ndarray,
+    rgb: np.ndarray,
+    veil: np.ndarray,
+    config: TabletopConfig,
 ) -> np.ndarray:
-    """Labels after merging segments that face each other across a veil band, are close, and match in colour."""
+    """Labels after merging segments facing each other across a veil band, close and alike in colour."""
     pairs = _label_pairs(labels, cloud, veil, config.veil_merge_radius)
     pairs = pairs[(pairs[:, 2] >= 3) & (pairs[:, 3] < config.veil_merge_gap)]
     if not len(pairs):
         return labels
     a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     core = labels >= 0
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float64)[core]
-    lab[:, 0] *= 0.5
     seg = labels[core]
+    colours = rgb[core].astype(np.float64)
     sizes = np.maximum(np.bincount(seg, minlength=count), 1)
-    mean = np.stack([np.bincount(seg, weights=lab[:, k], minlength=count) for k in range(3)], axis=1)
+    mean = np.stack([np.bincount(seg, weights=colours[:, k], minlength=count) for k in range(3)], axis=1)
     mean /= sizes[:, None]
-    similar = np.linalg.norm(mean[a] - mean[b], axis=1) < config.colour_merge_distance
+    # Shading scales a surface's colour: compare chromaticities (offset so that dark, noisy colours tend to
+    # grey) and allow a bounded brightness ratio.
+    brightness = mean.sum(axis=1) + 30.0
+    chroma = (mean + 10.0) / brightness[:, None]
+    ratio = np.maximum(brightness[a], brightness[b]) / np.minimum(brightness[a], brightness[b])
+    similar = (np.linalg.norm(chroma[a] - chroma[b], axis=1) < config.merge_chroma_distance) & (
+        ratio < config.merge_brightness_ratio
+    )
     graph = sparse.coo_matrix((np.ones(int(similar.sum())), (a[similar], b[similar])), shape=(count, count))
     _, root = connected_components(graph, directed=False)
     merged = labels.copy()
@@ -449,15 +492,47 @@ def _merge_across_veils(
     return merged
 
 
+def _grow_labels(
+    labels: np.ndarray, cloud: np.ndarray, allowed: np.ndarray, config: TabletopConfig
+) -> np.ndarray:
+    """Grow labelled regions into `allowed` pixels, one 4-neighbour ring per step (at most grow_steps),
+    across neighbours closer in 3D than the joining threshold; a pixel reached by two regions at once takes
+    the larger label."""
+    h, w = labels.shape
+    vv, uu = np.nonzero(allowed)
+    n = len(vv)
+    neighbours = np.full((n, 4), -1, dtype=np.int64)
+    for k, (dv, du) in enumerate(((0, 1), (0, -1), (1, 0), (-1, 0))):
+        nv, nu = vv + dv, uu + du
+        inside = (nv >= 0) & (nv < h) & (nu >= 0) & (nu < w)
+        nv, nu = nv[inside], nu[inside]
+        gap = np.linalg.norm(cloud[vv[inside], uu[inside]] - cloud[nv, nu], axis=1)
+        close = gap < _join_threshold(cloud[vv[inside], uu[inside], 2], config)
+        rows = np.flatnonzero(inside)[close]
+        neighbours[rows, k] = nv[close] * w + nu[close]
+    flat = labels.ravel().copy()
+    own = vv * w + uu
+    linked = neighbours >= 0
+    for _ in range(config.grow_steps):
+        pending = flat[own] < 0
+        if not pending.any():
+            break
+        reached = np.where(linked[pending], flat[np.maximum(neighbours[pending], 0)], -1).max(axis=1)
+        if not (reached >= 0).any():
+            break
+        flat[own[pending]] = reached
+    return flat.reshape(h, w)
+
+
 def _segment_components(
-    cloud: np.ndarray, rgb: np.ndarray, above: np.ndarray, config: TabletopConfig
+    cloud: np.ndarray, rgb: np.ndarray, above: np.ndarray, low: np.ndarray, config: TabletopConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Object labels (HxW int32, -1 none, 0..K-1) of the above-table pixels, and the mask of the pixels
     whose 3D points measure the objects (veil pixels excluded).
 
     Veil pixels are set aside and the rest is clustered; segments facing each other across a veil band
-    are merged when close and alike in colour; segments of at least min_object_pixels are kept; veil pixels
-    and small fragments then join the kept segment of the nearest pixel when it is close in image and 3D.
+    are merged when close and alike in colour; segments of at least min_object_pixels are kept; the kept
+    segments then grow into the veil pixels, small fragments and `low` pixels they are 3D-connected to.
     """
     veil = _veil_pixels(cloud, above, config.veil_angle_deg)
     labels, count = _cluster(cloud, above & ~veil, config)
@@ -473,16 +548,9 @@ def _segment_components(
         return np.full(labels.shape, -1, dtype=np.int32), anchor
     new_id = np.where(big, np.cumsum(big) - 1, -1).astype(np.int32)
     result = np.where(anchor, new_id[np.maximum(labels, 0)], -1).astype(np.int32)
-    loose = above & ~anchor
-    if loose.any() and config.veil_merge_radius > 0:
-        _, (iv, iu) = ndimage.distance_transform_edt(~anchor, return_indices=True)
-        vv, uu = np.nonzero(loose)
-        sv, su = iv[vv, uu], iu[vv, uu]
-        gap = np.linalg.norm(cloud[vv, uu] - cloud[sv, su], axis=1)
-        ok = ((vv - sv) ** 2 + (uu - su) ** 2 <= config.veil_merge_radius**2) & (
-            gap < 2 * _join_threshold(cloud[vv, uu, 2], config)
-        )
-        result[vv[ok], uu[ok]] = result[sv[ok], su[ok]]
+    loose = (above | low) & ~anchor
+    if loose.any() and config.grow_steps > 0:
+        result = _grow_labels(result, cloud, loose, config)
     return result, anchor
 
 
@@ -545,7 +613,7 @@ def segment_tabletop(frame: RGBDFrame, config: TabletopConfig | None = None) -> 
     normal = plane[:3]
 
     heights = np.full(z.shape, np.nan, dtype=np.float32)
-    heights[valid] = points @ normal.astype(np.float32) + np.float32(plane[3])
+    heights[valid] = _signed(points, plane)
     with np.errstate(invalid="ignore"):
         inliers = valid & (np.abs(heights) < config.plane_distance_threshold)
         above = valid & (heights > config.min_height) & (heights < config.max_height)
@@ -563,25 +631,33 @@ def segment_tabletop(frame: RGBDFrame, config: TabletopConfig | None = None) -> 
             slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, z.shape[0])),
             slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, z.shape[1])),
         )
-        seg, measure = _segment_components(cloud[crop], frame.rgb[crop], above[crop], config)
+        with np.errstate(invalid="ignore"):
+            low = (
+                valid[crop] & (heights[crop] > config.grow_min_height) & (heights[crop] <= config.min_height)
+            )
+        seg, measure = _segment_components(cloud[crop], frame.rgb[crop], above[crop], low, config)
+        claimed = seg >= 0
         for k, box in enumerate(ndimage.find_objects(seg + 1)):
             if box is None:
                 continue
             own = seg[box] == k
+            sel = measure[box] & own
+            pts, hts = cloud[crop][box][sel], heights[crop][box][sel]
+            if len(pts) < 3 or np.percentile(hts, config.height_percentile) < config.min_object_height:
+                continue
+            feet = pts.astype(np.float64) @ basis.T
+            if _inside_polygon(feet, hull, -config.support_inset).mean() < config.min_supported_fraction:
+                continue
             if config.fill_holes:
-                own = ndimage.binary_fill_holes(own) & ((seg[box] < 0) | own)
+                own = ndimage.binary_fill_holes(own) & (own | ~claimed[box])
+                claimed[box] |= own
             mask = np.zeros(z.shape, dtype=bool)
             full_box = (
                 slice(crop[0].start + box[0].start, crop[0].start + box[0].stop),
                 slice(crop[1].start + box[1].start, crop[1].start + box[1].stop),
             )
             mask[full_box] = own
-            sel = measure[box] & (seg[box] == k)
-            objects.append(
-                _describe_object(
-                    frame, mask, full_box, cloud[crop][box][sel], heights[crop][box][sel], plane, basis, config
-                )
-            )
+            objects.append(_describe_object(frame, mask, full_box, pts, hts, plane, basis, config))
 
     objects.sort(key=lambda o: (o.center_2d[0], o.center_2d[1]))
     for i, obj in enumerate(objects):
@@ -590,8 +666,10 @@ def segment_tabletop(frame: RGBDFrame, config: TabletopConfig | None = None) -> 
 
     table = TablePlane(
         coefficients=plane,
-        inlier_mask=table_blob,
-        coefficients_base=None if frame.T_base_camera is None else transform_plane(frame.T_base_camera, plane),
+        inlier_mask=table_blob & (labels < 0),
+        coefficients_base=None
+        if frame.T_base_camera is None
+        else transform_plane(frame.T_base_camera, plane),
         boundary_camera=-plane[3] * normal + hull @ basis,
     )
     return TabletopScene(plane=table, objects=objects, labels=labels)

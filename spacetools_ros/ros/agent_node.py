@@ -20,8 +20,8 @@ import numpy as np
 
 from spacetools_ros.config import ConfigError, load_config
 from spacetools_ros.ros.node_params import ParameterError, declare_parameters
+from spacetools_ros.ros.node_runtime import spin_until_shutdown, stop_node
 from spacetools_ros.ros.qos import task_qos
-from spacetools_ros.sources.topics import CameraTopics
 
 TASK_TOPIC = "/spacetools/task"
 STATUS_TOPIC = "/spacetools/status"
@@ -29,12 +29,23 @@ RESULT_TOPIC = "/spacetools/result"
 
 PARAMETERS = {
     "config": ("", "YAML configuration file (empty: the packaged config/spacetools.yaml)"),
-    "camera_namespace": ("/camera/camera", "namespace of the realsense2_camera topic names"),
     "frame_timeout_s": (5.0, "a task fails when no complete frame arrives within this time"),
     "max_task_bytes": (4096, "longer tasks are rejected"),
     "queue_size": (4, "tasks waiting beyond the running one; more are rejected"),
     "T_base_camera": ([0.0], "camera pose in the base frame, 16 numbers row-major; [0.0] = from config"),
 }
+
+
+def _strict_utf8(raw: bytes) -> str:
+    """The string of a serialized std_msgs/String, decoded strictly.
+
+    rclpy's deserializer replaces invalid UTF-8 with U+FFFD; a task must not be silently altered,
+    so the bytes are decoded again from the CDR layout: 4-byte encapsulation header (byte 1 is 1
+    for little-endian), uint32 length including the NUL, the bytes.
+    """
+    order = "little" if raw[1] == 1 else "big"
+    length = int.from_bytes(raw[4:8], order)
+    return raw[8:8 + length - 1].decode("utf-8")
 
 
 def validate_task_bytes(raw: bytes, max_bytes: int) -> tuple[str | None, str | None]:
@@ -45,7 +56,8 @@ def validate_task_bytes(raw: bytes, max_bytes: int) -> tuple[str | None, str | N
     if len(raw) > max_bytes + 64:  # CDR header and length prefix add a few bytes
         return None, f"task is too long ({len(raw)} bytes > {max_bytes})"
     try:
-        text = deserialize_message(raw, String).data
+        deserialize_message(raw, String)  # checks the layout
+        text = _strict_utf8(raw)
     except Exception as exc:  # bad UTF-8 or a malformed buffer
         return None, f"task is not decodable text ({type(exc).__name__})"
     if len(text.encode("utf-8")) > max_bytes:
@@ -141,7 +153,7 @@ class AgentNode:
 def main(argv: list[str] | None = None) -> int:
     """Run the node until shutdown."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.executors import MultiThreadedExecutor
 
     from spacetools_ros.agent.factory import build_agent
     from spacetools_ros.ros.topic_source import TopicSource
@@ -155,27 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         if pose is not None and len(pose) != 16:
             raise ParameterError("parameter 'T_base_camera' needs 16 numbers")
     except (ParameterError, ConfigError) as exc:
-        node.get_logger().fatal(str(exc))
-        node.destroy_node()
-        rclpy.try_shutdown()
-        return 2
+        return stop_node(node, str(exc), 2)
     T = np.asarray(pose, dtype=np.float64).reshape(4, 4) if pose is not None else None
-    source = TopicSource(node, CameraTopics.under(params["camera_namespace"]), config.camera.sync_slop_s, T,
-                         config.camera.base_frame_id)
+    source = TopicSource(node, config.camera.topics(), config.camera.sync_slop_s, T, config.camera.base_frame_id)
     source.open()
     agent_node = AgentNode(node, build_agent(config), source, params)
     node.get_logger().info(f"ready: planner {config.planner}, tasks on {TASK_TOPIC}")
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        agent_node.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    # two threads: task callbacks stay responsive while camera callbacks feed the running task
+    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=2), on_shutdown=agent_node.shutdown)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 
 from spacetools_ros.ros.conversions import depth_to_image_msg, intrinsics_to_camera_info, rgb_to_image_msg
 from spacetools_ros.ros.node_params import ParameterError, declare_parameters
+from spacetools_ros.ros.node_runtime import spin_until_shutdown, stop_node
 from spacetools_ros.ros.qos import camera_publisher_qos
 from spacetools_ros.sources.base import FrameSourceError
 from spacetools_ros.sources.factory import open_source
@@ -38,7 +39,6 @@ def publish_frame(publishers: dict, frame, stamp: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the node until shutdown."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException
     from sensor_msgs.msg import CameraInfo, Image
 
     rclpy.init(args=argv if argv is not None else sys.argv)
@@ -46,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = declare_parameters(node, PARAMETERS)
     except ParameterError as exc:
-        node.get_logger().fatal(str(exc))
-        node.destroy_node()
-        rclpy.try_shutdown()
-        return 2
+        return stop_node(node, str(exc), 2)
     topics = CameraTopics.under(params["camera_namespace"])
     qos = camera_publisher_qos()
     publishers = {
@@ -62,10 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         source = open_source(params["source"])
         source.open()
     except FrameSourceError as exc:
-        node.get_logger().fatal(str(exc))
-        node.destroy_node()
-        rclpy.try_shutdown()
-        return 1
+        return stop_node(node, str(exc), 1)
     frames_published = 0
     held = None
 
@@ -102,15 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     node.create_timer(1.0 / params["rate_hz"], tick)
     node.get_logger().info(f"publishing {params['source']} on {params['camera_namespace']} at {params['rate_hz']} Hz")
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        source.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown(node, on_shutdown=lambda: source.close())
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ class SpaceToolsClient:
         self._cond = threading.Condition()
         self.statuses: list[dict[str, Any]] = []
         self.results: list[dict[str, Any]] = []
-        self.node.create_subscription(String, STATUS_TOPIC, self._collect(self.statuses), task_qos(100))
-        self.node.create_subscription(String, RESULT_TOPIC, self._collect(self.results), task_qos(100))
+        self.node.create_subscription(String, STATUS_TOPIC, self._collect(self.statuses), task_qos())
+        self.node.create_subscription(String, RESULT_TOPIC, self._collect(self.results), task_qos())
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)

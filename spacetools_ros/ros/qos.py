@@ -17,8 +17,8 @@ def camera_publisher_qos(depth: int = 5):
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def task_qos(depth: int = 10):
-    """Reliable keep-last for task, status and result messages, so none are dropped."""
+def task_qos(depth: int = 100):
+    """Reliable keep-last for task, status and result messages; deep enough for bursts of tasks."""
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE)
