@@ -23,7 +23,6 @@ setup(
     maintainer_email="maintainers@spacetools-ros.dev",
     description="Tool-using spatial reasoning for ROS 2 manipulation (SpaceTools protocol).",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "spacetools = spacetools_ros.cli:main",

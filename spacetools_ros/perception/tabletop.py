@@ -624,9 +624,9 @@ def segment_tabletop(frame: RGBDFrame, config: TabletopConfig | None = None) -> 
     labels = np.full(z.shape, -1, dtype=np.int32)
     objects: list[SegmentedObject] = []
     if above.any():
-        # Work on the bounding box of the candidate pixels (plus room for the veil merge radius).
+        # Work on the bounding box of the candidate pixels, with room for the veil merge and the growth.
         rows, cols = np.flatnonzero(above.any(axis=1)), np.flatnonzero(above.any(axis=0))
-        pad = config.veil_merge_radius + 2
+        pad = max(config.veil_merge_radius, config.grow_steps) + 2
         crop = (
             slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, z.shape[0])),
             slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, z.shape[1])),

@@ -332,9 +332,14 @@ class SyntheticSource(FrameSource):
         self._count = 0
 
     def read(self, timeout: float | None = None) -> RGBDFrame:
-        """The generated frame (arrays shared, not copied) with the next stamp."""
+        """A copy of the generated frame with the next stamp."""
+        original = self.scene.frame
         frame = dataclasses.replace(
-            self.scene.frame, stamp=self._count * self.period, metadata=dict(self.scene.frame.metadata)
+            original,
+            rgb=original.rgb.copy(),
+            depth=original.depth.copy(),
+            stamp=self._count * self.period,
+            metadata=dict(original.metadata),
         )
         self._count += 1
         return frame
