@@ -56,7 +56,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Start camera_node and agent_node, send a task over ROS and print the result."""
     from spacetools_ros.ros.demo import run_demo
 
-    return run_demo(args.question, frames=args.frames, timeout=args.timeout)
+    return run_demo(args.question, frames=args.frames, timeout=args.timeout, domain_id=args.domain_id)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run camera_node + agent_node on a generated scene and ask over ROS")
     demo.add_argument("--frames", default="synthetic:0", help="what camera_node publishes (default synthetic:0)")
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the result")
+    demo.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID for the demo's nodes (default: from the pid)")
     demo.add_argument("question", nargs="?", default="How many objects are on the table?")
     demo.set_defaults(func=cmd_demo)
     return parser

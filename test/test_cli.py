@@ -43,3 +43,12 @@ def test_bad_inputs_are_one_line_errors_not_tracebacks(tmp_path):
     assert run.returncode == 2 and "agent.max_turns: expected int" in run.stderr
     run = spacetools("ask", "--frames", "synthetic:0", "--frame-index", "0", "--set", "planner=x", "q")
     assert run.returncode == 2 and "planner" in run.stderr
+
+
+def test_demo_runs_both_nodes_and_prints_the_right_count(ros_domain):
+    run = spacetools("demo", "--domain-id", str(ros_domain))
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.strip().splitlines()
+    truth = next(line for line in lines if line.startswith("ground truth: "))
+    count = truth.split(" holds ")[1].split(" ")[0]
+    assert lines[-1] == f"answer: {count}"

@@ -55,12 +55,14 @@ def run_demo(question: str, frames: str = "synthetic:0", timeout: float = 60.0, 
     domain = domain_id if domain_id is not None else 20 + os.getpid() % 80
     env = ros_env(domain)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # the client in this process, too
-    t_base_camera = []
+    t_base_camera, truth = [], ""
     if frames.startswith("synthetic"):
         from spacetools_ros.sources.factory import open_source
 
         with open_source(frames) as source:  # the generated scene knows its camera pose: give it to the agent
             t_base_camera = source.read().T_base_camera.reshape(-1).tolist()
+            names = ", ".join(f"{o.colour} {o.shape}" for o in source.scene.objects)
+            truth = f"the generated scene holds {len(source.scene.objects)} object(s): {names}"
     agent_params: dict[str, object] = {"T_base_camera": t_base_camera} if t_base_camera else {}
     print(f"starting camera_node ({frames}) and agent_node on ROS_DOMAIN_ID={domain} ...", flush=True)
     with running_nodes([("camera_node", {"source": frames}), ("agent_node", agent_params)], env) as procs:
@@ -80,5 +82,7 @@ def run_demo(question: str, frames: str = "synthetic:0", timeout: float = 60.0, 
         print(f"no result within {timeout} s")
         return 1
     print("result: " + json.dumps(result, indent=2))
+    if truth:
+        print(f"ground truth: {truth}")
     print(f"answer: {result['answer']}" if result["state"] == "succeeded" else f"failed: {result['error']}")
     return 0 if result["state"] == "succeeded" else 1
