@@ -20,7 +20,8 @@ def _read_frame(spec: str, index: int, T_base_camera: np.ndarray | None):
         for _ in range(index + 1):
             frame = source.read()
             if frame is None:
-                raise FrameSourceError(f"{spec} has fewer than {index + 1} frame(s)")
+                raise FrameSourceError(f"{spec} gave fewer than {index + 1} frame(s)"
+                                       + (" (no camera messages on the ROS graph?)" if spec == "topics" else ""))
         return frame
 
 
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ask = sub.add_parser("ask", help="answer a question about a recorded frame (no ROS needed)")
-    ask.add_argument("--frames", required=True, help="folder, rosbag2 (mcap/db3), 'synthetic[:SEED]' or 'realsense'")
+    ask.add_argument("--frames", required=True,
+                     help="folder, rosbag2 (mcap/db3), 'synthetic[:SEED]', 'realsense' or 'topics' (live ROS camera)")
     ask.add_argument("--frame-index", type=int, default=0, help="which frame of the source (default 0)")
     ask.add_argument("--config", help="YAML configuration (default: config/spacetools.yaml)")
     ask.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -16,7 +16,22 @@ from spacetools_ros.perception.tabletop import TabletopConfig
 from spacetools_ros.sources.topics import CameraTopics
 
 PLANNERS = ("scripted",)
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "spacetools.yaml"
+
+
+def _default_config_path() -> Path:
+    """config/spacetools.yaml of the source tree, else of the installed package's share directory."""
+    in_tree = Path(__file__).resolve().parent.parent / "config" / "spacetools.yaml"
+    if in_tree.exists():
+        return in_tree
+    try:  # installed by colcon: share/spacetools_ros/config
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("spacetools_ros")) / "config" / "spacetools.yaml"
+    except Exception:  # not installed as a ROS package: the dataclass defaults apply
+        return in_tree
+
+
+DEFAULT_CONFIG_PATH = _default_config_path()
 
 
 class ConfigError(ValueError):

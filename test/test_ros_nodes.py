@@ -1,5 +1,7 @@
 """camera_node and agent_node as separate processes on their own ROS domain, driven over ROS."""
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -172,3 +174,22 @@ def test_camera_node_publishes_the_source_frames_exactly(ros_domain, tmp_path, s
     np.testing.assert_array_equal(frame.depth, expected.depth)
     assert frame.intrinsics == expected.intrinsics
     assert second is not None and second.stamp > frame.stamp  # re-published, stamped now
+
+
+def test_cli_reads_live_topics_published_by_camera_node(ros_domain, tmp_path):
+    """`spacetools ask --frames topics` subscribes with its own node and answers like on the source itself."""
+    with open_source("synthetic:4") as source:
+        expected = str(len(source.scene.objects))
+    env = ros_env(ros_domain)
+    with running_nodes([("camera_node", {"source": "synthetic:4"})], env, tmp_path):
+        run = subprocess.run([sys.executable, "-m", "spacetools_ros.cli", "ask", "--frames", "topics",
+                              "how many objects are on the table?"], env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr + _logs(tmp_path)
+    assert run.stdout.strip().splitlines()[-1] == f"answer: {expected}"
+
+
+def test_cli_on_topics_without_a_camera_says_so(ros_domain):
+    run = subprocess.run([sys.executable, "-m", "spacetools_ros.cli", "ask", "--frames", "topics", "how many?"],
+                         env=ros_env(ros_domain), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "no camera messages on the ROS graph" in run.stderr

@@ -69,8 +69,8 @@ class TopicSource(FrameSource):
         return self._wait(timeout, allow_repeat=True)
 
     def read(self, timeout: float | None = None) -> RGBDFrame | None:
-        """The next new complete frame; None when none arrives within timeout (default 5 s)."""
-        return self._wait(5.0 if timeout is None else timeout, allow_repeat=False)
+        """The next new complete frame; None when none arrives within timeout (default 10 s)."""
+        return self._wait(10.0 if timeout is None else timeout, allow_repeat=False)
 
     def _wait(self, timeout: float, allow_repeat: bool) -> RGBDFrame | None:
         if not self._subscriptions:

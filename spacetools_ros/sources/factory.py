@@ -18,7 +18,8 @@ def _is_bag(path: Path) -> bool:
 def open_source(spec: str, T_base_camera: np.ndarray | None = None, loop: bool = False) -> FrameSource:
     """The frame source a spec names (not yet opened).
 
-    spec: a recorded folder, a rosbag2 folder or file, 'synthetic' / 'synthetic:SEED', or 'realsense'.
+    spec: a recorded folder, a rosbag2 folder or file, 'synthetic' / 'synthetic:SEED', 'realsense', or
+    'topics' (live realsense2_camera topics on the ROS graph; needs rclpy).
     T_base_camera overrides the camera pose for sources that do not record one.
     """
     if spec == "realsense":
@@ -26,6 +27,10 @@ def open_source(spec: str, T_base_camera: np.ndarray | None = None, loop: bool =
 
         pose = tuple(np.asarray(T_base_camera).reshape(-1)) if T_base_camera is not None else None
         return RealSenseSource(RealSenseConfig(T_base_camera=pose))
+    if spec == "topics":
+        from spacetools_ros.ros.topic_source import TopicSource
+
+        return TopicSource(T_base_camera=T_base_camera)
     if spec == "synthetic" or spec.startswith("synthetic:"):
         from spacetools_ros.sources.synthetic import SyntheticSource
 
@@ -35,7 +40,8 @@ def open_source(spec: str, T_base_camera: np.ndarray | None = None, loop: bool =
         return SyntheticSource(seed=int(seed or 0))
     path = Path(spec).expanduser()
     if not path.exists():
-        raise FrameSourceError(f"'{spec}' is neither an existing folder or bag, nor 'synthetic' or 'realsense'")
+        raise FrameSourceError(
+            f"'{spec}' is neither an existing folder or bag, nor 'synthetic[:SEED]', 'realsense' or 'topics'")
     if _is_bag(path):
         from spacetools_ros.sources.bag import BagSource
 
