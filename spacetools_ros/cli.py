@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from spacetools_ros.config import ConfigError, load_config
+from spacetools_ros.perception.models import ModelConfigError
 from spacetools_ros.sources.base import FrameSourceError
 
 
@@ -23,6 +25,11 @@ def _read_frame(spec: str, index: int, T_base_camera: np.ndarray | None):
                 raise FrameSourceError(f"{spec} gave fewer than {index + 1} frame(s)"
                                        + (" (no camera messages on the ROS graph?)" if spec == "topics" else ""))
         return frame
+
+
+def _configured_pose(config) -> np.ndarray | None:
+    pose = config.camera.T_base_camera
+    return np.asarray(pose, dtype=np.float64).reshape(4, 4) if pose is not None else None
 
 
 def _print_episode(episode) -> None:
@@ -42,15 +49,69 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from spacetools_ros.agent.factory import build_agent
 
     config = load_config(args.config, args.set)
-    pose = config.camera.T_base_camera
-    T = np.asarray(pose, dtype=np.float64).reshape(4, 4) if pose is not None else None
-    frame = _read_frame(args.frames, args.frame_index, T)
+    frame = _read_frame(args.frames, args.frame_index, _configured_pose(config))
     episode = build_agent(config).run(args.question, frame)
     if args.json:
         print(json.dumps(episode.summary()))
     else:
         _print_episode(episode)
     return 0 if episode.state == "succeeded" else 1
+
+
+def _save_variable(folder: Path, name: str, value) -> str:
+    """Write one variable as DIR/<name>.npy; values that are not numeric arrays are skipped (said why)."""
+    try:
+        array = np.asarray(value)
+    except Exception:  # ragged or exotic objects
+        array = np.asarray(None, dtype=object)
+    if array.dtype == object:
+        return f"skipped ${name}: {type(value).__name__} is not a numeric array"
+    np.save(folder / f"{name}.npy", array)
+    return f"wrote {folder / (name + '.npy')} ({array.dtype}, shape {array.shape})"
+
+
+def cmd_tool(args: argparse.Namespace) -> int:
+    """Run tool calls in sequence on one frame, sharing the variable store; print and optionally save."""
+    import cv2
+
+    from spacetools_ros.agent.factory import build_registry
+    from spacetools_ros.tools.base import ToolContext
+
+    config = load_config(args.config, args.set)
+    registry = build_registry(config)
+    frame = _read_frame(args.frames, args.frame_index, _configured_pose(config))
+    context = ToolContext(images=[frame])
+    failures = 0
+    for name, raw in args.call:
+        try:
+            arguments = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            print(f"--- {name} {raw}\nError: arguments are not valid JSON: {exc}")
+            failures += 1
+            continue
+        record = registry.call(name, arguments, context)
+        failures += not record.ok
+        print(f"--- {name} {json.dumps(arguments)} ({1000 * record.duration_s:.1f} ms)\n{record.text}")
+    if args.save_vars:
+        folder = Path(args.save_vars)
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, value in context.variables.items():
+            print(_save_variable(folder, key, value))
+        for index, image in enumerate(context.images):
+            path = folder / f"image_{index}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(image.rgb, cv2.COLOR_RGB2BGR))
+            print(f"wrote {path}")
+    return 1 if failures else 0
+
+
+def cmd_bench_perf(args: argparse.Namespace) -> int:
+    """Time the default perception chain beside a naive open3d pipeline and print the table."""
+    from spacetools_ros.bench.perf import format_report, run_chain_benchmark
+
+    frame = _read_frame(args.frames, args.frame_index, None) if args.frames else None
+    result = run_chain_benchmark(frame, repeats=args.repeats, naive_repeats=args.naive_repeats)
+    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -76,6 +137,27 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.set_defaults(func=cmd_ask)
 
+    run_tool = sub.add_parser("tool", help="run tool calls on a frame, sharing $variables (for debugging tools)")
+    run_tool.add_argument("--frames", required=True,
+                          help="folder, rosbag2, 'synthetic[:SEED]', 'realsense' or 'topics'")
+    run_tool.add_argument("--frame-index", type=int, default=0, help="which frame of the source (default 0)")
+    run_tool.add_argument("--config", help="YAML configuration (default: config/spacetools.yaml)")
+    run_tool.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    run_tool.add_argument("--save-vars", metavar="DIR", help="write every stored variable to DIR/<name>.npy")
+    run_tool.add_argument("--call", nargs=2, action="append", required=True, metavar=("NAME", "JSON_ARGS"),
+                          help="a tool call, e.g. --call sam2.segment_from_point '{\"x\": 0.5, \"y\": 0.5}'")
+    run_tool.set_defaults(func=cmd_tool)
+
+    bench = sub.add_parser("bench", help="benchmarks that print numbers beside a baseline measured in the same run")
+    bench_sub = bench.add_subparsers(dest="benchmark", required=True)
+    perf = bench_sub.add_parser("perf", help="the default perception chain vs a naive open3d pipeline (640x480)")
+    perf.add_argument("--frames", help="frame source (default: ucn_demo_tabletop frame 0 if present, else synthetic)")
+    perf.add_argument("--frame-index", type=int, default=0, help="which frame of the source (default 0)")
+    perf.add_argument("--repeats", type=int, default=20, help="timed runs of the chain (default 20)")
+    perf.add_argument("--naive-repeats", type=int, help="timed runs of the naive pipeline (default 5)")
+    perf.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
+    perf.set_defaults(func=cmd_bench_perf)
+
     demo = sub.add_parser("demo", help="run camera_node + agent_node on a generated scene and ask over ROS")
     demo.add_argument("--frames", default="synthetic:0", help="what camera_node publishes (default synthetic:0)")
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the result")
@@ -90,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FrameSourceError) as exc:
+    except (ConfigError, ModelConfigError, FrameSourceError) as exc:
         print(f"spacetools: error: {exc}", file=sys.stderr)
         return 2
 

@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 
 from spacetools_ros.agent.loop import AgentConfig
+from spacetools_ros.perception.grasp import GraspConfig
+from spacetools_ros.perception.models import ModelConfig
 from spacetools_ros.perception.tabletop import TabletopConfig
 from spacetools_ros.sources.topics import CameraTopics
 
@@ -56,12 +58,23 @@ class CameraConfig:
 
 
 @dataclass
+class ModelsConfig:
+    """Optional model backends per perception role; None keeps the classical default."""
+
+    pointing: ModelConfig | None = None
+    segmentation: ModelConfig | None = None
+    depth: ModelConfig | None = None
+
+
+@dataclass
 class AppConfig:
     """Everything a run needs: planner choice, loop limits, perception and camera settings."""
 
     planner: str = "scripted"
     agent: AgentConfig = field(default_factory=AgentConfig)
     tabletop: TabletopConfig = field(default_factory=TabletopConfig)
+    grasp: GraspConfig = field(default_factory=GraspConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
 
     def __post_init__(self) -> None:
@@ -103,6 +116,16 @@ def _check_type(path: str, value: Any, annotation: Any) -> Any:
     return value
 
 
+def _optional_dataclass(annotation: Any) -> type | None:
+    """The dataclass of an annotation `D` or `D | None`, else None."""
+    if dataclasses.is_dataclass(annotation):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        classes = [a for a in typing.get_args(annotation) if dataclasses.is_dataclass(a)]
+        return classes[0] if len(classes) == 1 else None
+    return None
+
+
 def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
     """Build dataclass cls from a (nested) dict, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
@@ -116,8 +139,9 @@ def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
     for key, value in data.items():
         annotation = hints[key]
         key_path = f"{path}.{key}" if path else key
-        if dataclasses.is_dataclass(annotation):
-            kwargs[key] = from_dict(annotation, value, key_path)
+        inner = _optional_dataclass(annotation)
+        if inner is not None:
+            kwargs[key] = None if value is None else from_dict(inner, value, key_path)
         else:
             kwargs[key] = _check_type(key_path, value, annotation)
     try:

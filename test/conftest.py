@@ -25,3 +25,11 @@ def shared_data() -> Path:
 def ros_domain() -> int:
     """A ROS_DOMAIN_ID no other test of this run uses (and unlikely to clash with a parallel run)."""
     return 1 + (os.getpid() * 7 + next(_domains)) % 200
+
+
+@pytest.fixture(scope="module")
+def shared_data_module() -> Path:
+    """shared_data for module-scoped fixtures (same skip rule)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"recorded data not found at {SHARED_DATA}")
+    return SHARED_DATA

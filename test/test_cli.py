@@ -52,3 +52,28 @@ def test_demo_runs_both_nodes_and_prints_the_right_count(ros_domain):
     truth = next(line for line in lines if line.startswith("ground truth: "))
     count = truth.split(" holds ")[1].split(" ")[0]
     assert lines[-1] == f"answer: {count}"
+
+
+def test_tool_command_chains_calls_and_saves_variables(tmp_path):
+    out = tmp_path / "vars"
+    run = spacetools("tool", "--frames", "synthetic:2", "--save-vars", str(out),
+                     "--call", "depth_estimator.estimate_depth_with_pointcloud", "{}",
+                     "--call", "vlm.detect_one", '{"obj_name": "the largest object"}',
+                     "--call", "sam2.segment_from_points", '{"points": "$the_largest_object_detections"}',
+                     "--call", "vision_ops.draw_polygon", '{"points": [[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]]}')
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("--- ") == 4 and "Segmented mask in image 0" in run.stdout
+    import numpy as np
+
+    assert np.load(out / "point_cloud.npy").shape == (480 * 640, 3)
+    assert np.load(out / "segmentation_mask.npy").dtype == bool
+    assert np.load(out / "the_largest_object_detections.npy").shape == (1, 2)
+    assert (out / "image_1.png").exists()
+
+
+def test_tool_command_reports_bad_calls_and_exits_1(tmp_path):
+    run = spacetools("tool", "--frames", "synthetic:2", "--call", "sam2.segment_from_point", "{x: 1}",
+                     "--call", "sam2.segment_from_point", '{"x": 2, "y": 0.5}', "--call", "no.tool", "{}")
+    assert run.returncode == 1
+    assert "arguments are not valid JSON" in run.stdout and "in [0, 1]" in run.stdout
+    assert "unknown tool 'no.tool'" in run.stdout and "Traceback" not in run.stderr

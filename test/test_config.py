@@ -48,3 +48,15 @@ def test_ints_are_accepted_for_floats(tmp_path):
     config = load_config(path)
     assert config.tabletop.max_depth == 2.0 and isinstance(config.tabletop.max_depth, float)
     assert config.camera.T_base_camera[0] == 1.0
+
+
+def test_configured_model_with_a_missing_path_fails_at_start_up():
+    from spacetools_ros.agent.factory import build_agent
+    from spacetools_ros.perception.models import ModelConfigError
+
+    config = load_config(overrides=["models.depth={kind: depth_anything, path: /nonexistent/model}"])
+    assert config.models.depth.kind == "depth_anything" and config.models.pointing is None
+    with pytest.raises(ModelConfigError, match="depth model 'depth_anything' at /nonexistent/model: model path"):
+        build_agent(config)
+    with pytest.raises(ConfigError, match=r"models.depth: unknown key\(s\) \['paht'\]"):
+        load_config(overrides=["models.depth={kind: sam, paht: /x}"])

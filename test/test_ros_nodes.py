@@ -193,3 +193,11 @@ def test_cli_on_topics_without_a_camera_says_so(ros_domain):
     run = subprocess.run([sys.executable, "-m", "spacetools_ros.cli", "ask", "--frames", "topics", "how many?"],
                          env=ros_env(ros_domain), capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "no camera messages on the ROS graph" in run.stderr
+
+
+def test_agent_node_with_a_missing_model_folder_exits_with_the_reason(ros_domain, tmp_path):
+    config = tmp_path / "models.yaml"
+    config.write_text("models:\n  pointing: {kind: owlv2, path: /nonexistent/owlv2}\n")
+    with running_nodes([("agent_node", {"config": str(config)})], ros_env(ros_domain), log_dir=tmp_path) as procs:
+        assert procs[0].wait(timeout=60) == 2
+    assert "pointing model 'owlv2' at /nonexistent/owlv2: model path" in (tmp_path / "agent_node.log").read_text()

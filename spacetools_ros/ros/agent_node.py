@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from spacetools_ros.config import ConfigError, load_config
+from spacetools_ros.perception.models import ModelConfigError
 from spacetools_ros.ros.node_params import ParameterError, declare_parameters
 from spacetools_ros.ros.node_runtime import spin_until_shutdown, stop_node
 from spacetools_ros.ros.qos import task_qos
@@ -166,12 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         pose = params["T_base_camera"] if len(params["T_base_camera"]) == 16 else config.camera.T_base_camera
         if pose is not None and len(pose) != 16:
             raise ParameterError("parameter 'T_base_camera' needs 16 numbers")
-    except (ParameterError, ConfigError) as exc:
+        agent = build_agent(config)  # loads configured models now: a bad model path fails at start-up
+    except (ParameterError, ConfigError, ModelConfigError) as exc:
         return stop_node(node, str(exc), 2)
     T = np.asarray(pose, dtype=np.float64).reshape(4, 4) if pose is not None else None
     source = TopicSource(node, config.camera.topics(), config.camera.sync_slop_s, T, config.camera.base_frame_id)
     source.open()
-    agent_node = AgentNode(node, build_agent(config), source, params)
+    agent_node = AgentNode(node, agent, source, params)
     node.get_logger().info(f"ready: planner {config.planner}, tasks on {TASK_TOPIC}")
     # two threads: task callbacks stay responsive while camera callbacks feed the running task
     return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=2), on_shutdown=agent_node.shutdown)
