@@ -106,11 +106,16 @@ def cmd_tool(args: argparse.Namespace) -> int:
 
 def cmd_bench_perf(args: argparse.Namespace) -> int:
     """Time the default perception chain beside a naive open3d pipeline and print the table."""
+    from spacetools_ros.bench.loop_overhead import format_loop_report, run_loop_overhead_benchmark
     from spacetools_ros.bench.perf import format_report, run_chain_benchmark
 
     frame = _read_frame(args.frames, args.frame_index, None) if args.frames else None
     result = run_chain_benchmark(frame, repeats=args.repeats, naive_repeats=args.naive_repeats)
-    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    loop = run_loop_overhead_benchmark(repeats=args.repeats)
+    if args.json:
+        print(json.dumps({"perception_chain": result, "loop_overhead": loop}, indent=2))
+    else:
+        print(format_report(result) + "\n\n" + format_loop_report(loop))
     return 0
 
 

@@ -17,7 +17,7 @@ from spacetools_ros.perception.models import ModelConfig
 from spacetools_ros.perception.tabletop import TabletopConfig
 from spacetools_ros.sources.topics import CameraTopics
 
-PLANNERS = ("scripted",)
+PLANNERS = ("scripted", "transformers", "openai")
 
 
 def _default_config_path() -> Path:
@@ -58,6 +58,37 @@ class CameraConfig:
 
 
 @dataclass
+class PlannerConfig:
+    """Settings of the model-backed planners (the scripted planner needs none).
+
+    model: transformers: a local model folder (e.g. the SpaceTools Qwen2.5-VL checkpoint);
+        openai: the model name the endpoint serves.
+    base_url: openai: the endpoint, e.g. http://localhost:8000/v1 (vLLM, sglang) or a hosted API.
+    api_key_env: openai: the environment variable holding the API key (never put keys in files).
+    tool_mode: openai: "hermes" (tools in the system prompt, calls as <tool_call> text, as SpaceTools was
+        trained) or "native" (the endpoint's tools / tool_calls fields).
+    device, dtype: transformers: where and how the model runs ("cpu", "cuda"; "float32", "bfloat16", ...).
+    max_new_tokens, temperature: generation length and sampling (0: greedy).
+    timeout_s, max_retries: openai: per-request timeout and retries (with backoff) on 429/5xx/timeouts.
+    """
+
+    model: str = ""
+    base_url: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    tool_mode: str = "hermes"
+    device: str = "cpu"
+    dtype: str = "float32"
+    max_new_tokens: int = 1024
+    temperature: float = 0.0
+    timeout_s: float = 60.0
+    max_retries: int = 3
+
+    def __post_init__(self) -> None:
+        if self.tool_mode not in ("hermes", "native"):
+            raise ConfigError(f"planner_options.tool_mode: '{self.tool_mode}' is not one of hermes, native")
+
+
+@dataclass
 class ModelsConfig:
     """Optional model backends per perception role; None keeps the classical default."""
 
@@ -71,6 +102,7 @@ class AppConfig:
     """Everything a run needs: planner choice, loop limits, perception and camera settings."""
 
     planner: str = "scripted"
+    planner_options: PlannerConfig = field(default_factory=PlannerConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     tabletop: TabletopConfig = field(default_factory=TabletopConfig)
     grasp: GraspConfig = field(default_factory=GraspConfig)

@@ -44,3 +44,14 @@ def test_report_has_the_table(result):
         assert f"  {name} " in report
     assert "chain total" in report and "naive open3d total" in report and "ratio naive / chain" in report
     assert "load average" in report and "640x480" in report
+
+
+def test_loop_overhead_benchmark_reports_per_call_costs():
+    from spacetools_ros.bench.loop_overhead import format_loop_report, run_loop_overhead_benchmark
+
+    result = run_loop_overhead_benchmark(repeats=2, turns=2, calls_per_turn=3)
+    assert result["calls_per_episode"] == 6
+    assert result["loop_us_per_call"] > 0 and result["direct_us_per_call"] > 0
+    assert result["ratio_loop_to_direct"] == result["loop_us_per_call"] / result["direct_us_per_call"]
+    report = format_loop_report(result)
+    assert "through the loop" in report and "us/call" in report

@@ -279,3 +279,37 @@ def test_episode_summary_is_json():
     decoded = json.loads(json.dumps(summary))
     assert decoded["state"] == "succeeded" and decoded["tool_calls"][0]["name"] == "test.scale"
     assert set(decoded["timings"]) == {"total_s", "planning_s", "tools_s"}
+
+
+@tool("test.sleep")
+def sleep_tool(ctx: ToolContext, seconds: float) -> ToolResult:
+    """Sleep, then store a variable.
+
+    Args:
+        seconds: how long to sleep.
+    """
+    import time
+
+    time.sleep(seconds)
+    return ToolResult(text="slept", variables={"late": 1})
+
+
+def test_a_tool_past_its_timeout_fails_and_changes_nothing():
+    import time
+
+    planner = ReplayPlanner([render_tool_call("test.sleep", {"seconds": 1.0}), render_answer("ok")])
+    agent = Agent(planner, ToolRegistry([sleep_tool]), AgentConfig(tool_timeout_s=0.2))
+    start = time.perf_counter()
+    episode = agent.run("t", _frame())
+    assert time.perf_counter() - start < 0.9
+    assert episode.tool_calls[0].text == "Error: test.sleep timed out after 0.2 s"
+    assert planner.seen[1][-1]["content"] == "Error: test.sleep timed out after 0.2 s"
+    time.sleep(1.0)  # the abandoned call finishes later: its variable must not appear
+    assert agent.last_context.variables.names() == []
+
+
+def test_the_task_deadline_ends_the_episode():
+    planner = ReplayPlanner([render_tool_call("test.sleep", {"seconds": 0.3})] * 5)
+    episode = Agent(planner, ToolRegistry([sleep_tool]), AgentConfig(task_deadline_s=0.5)).run("t", _frame())
+    assert episode.state == "failed" and episode.error == "task deadline of 0.5 s passed"
+    assert episode.turns <= 3

@@ -47,7 +47,15 @@ def build_registry(config: AppConfig, backends: PerceptionBackends | None = None
 
 
 def build_planner(config: AppConfig) -> Planner:
-    """The planner config.planner names."""
+    """The planner config.planner names (model planners load their model here, at start-up)."""
+    if config.planner == "transformers":
+        from spacetools_ros.planners.transformers_planner import TransformersPlanner
+
+        return TransformersPlanner(config.planner_options)
+    if config.planner == "openai":
+        from spacetools_ros.planners.openai_planner import OpenAIPlanner
+
+        return OpenAIPlanner(config.planner_options)
     from spacetools_ros.planners.scripted import ScriptedPlanner
 
     return ScriptedPlanner()

@@ -25,15 +25,28 @@ SYSTEM_PROMPT = (
 )
 
 
+class _DeadlinePassed(Exception):
+    """The task's deadline passed between two steps."""
+
+
 NO_CALL_NOR_ANSWER = "Error: the reply has neither a <tool_call> nor an <answer>."
 
 
 @dataclass
 class AgentConfig:
-    """Loop limits: assistant turns, and the characters of tool text shown to the model."""
+    """Loop limits: assistant turns, characters of tool text shown to the model, seconds one tool call
+    may take, and seconds a whole task may take (checked between planner turns and tool calls)."""
 
     max_turns: int = 8
     tool_text_limit: int = 2048
+    tool_timeout_s: float = 60.0
+    task_deadline_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_turns < 1 or self.tool_text_limit < 100:
+            raise ValueError("agent: max_turns must be >= 1 and tool_text_limit >= 100")
+        if self.tool_timeout_s <= 0 or self.task_deadline_s <= 0:
+            raise ValueError("agent: tool_timeout_s and task_deadline_s must be positive")
 
 
 @dataclass
@@ -56,9 +69,12 @@ class Episode:
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
 
 
-def _tool_message(name: str, content: str, data: dict | None = None, ok: bool = False) -> dict[str, Any]:
-    """A tool-role message: content is what a model reads, data what a program may read."""
-    return {"role": "tool", "name": name, "content": content, "data": data or {}, "ok": ok}
+def _tool_message(name: str, content: str, data: dict | None = None, ok: bool = False,
+                  image_indices: list[int] | None = None) -> dict[str, Any]:
+    """A tool-role message: content is what a model reads, data what a program may read; image_indices
+    are the images the call added (a model sees them after the text)."""
+    return {"role": "tool", "name": name, "content": content, "data": data or {}, "ok": ok,
+            "image_indices": image_indices or []}
 
 
 def _cut(text: str, limit: int) -> str:
@@ -83,13 +99,23 @@ class Agent:
         episode = Episode(task=task)
         episode.messages = [
             {"role": "system", "content": self.system_prompt()},
-            {"role": "user", "content": "<image>\n" + task, "image_index": 0},
+            {"role": "user", "content": "<image>\n" + task, "image_indices": [0]},
         ]
         context = ToolContext(images=[frame])
+        self.last_context = context  # the images and variables of the latest episode (for traces)
         planning_s = tools_s = 0.0
+        deadline = start + self.config.task_deadline_s
+
+        def remaining() -> float:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise _DeadlinePassed(f"task deadline of {self.config.task_deadline_s:g} s passed")
+            return left
+
         try:
             for turn in range(self.config.max_turns):
                 episode.turns = turn + 1
+                remaining()
                 t0 = time.perf_counter()
                 reply = self.planner.respond(episode.messages, context.images)
                 planning_s += time.perf_counter() - t0
@@ -99,10 +125,11 @@ class Agent:
                 feedback = [_tool_message("error", f"Error: {e}") for e in parsed.errors]
                 t0 = time.perf_counter()
                 for call in parsed.tool_calls:
-                    record = self.registry.call(call.name, call.arguments, context)
+                    timeout = min(self.config.tool_timeout_s, remaining())
+                    record = self.registry.call(call.name, call.arguments, context, timeout=timeout)
                     episode.tool_calls.append(record)
                     content = _cut(record.text, self.config.tool_text_limit)
-                    feedback.append(_tool_message(call.name, content, record.data, record.ok))
+                    feedback.append(_tool_message(call.name, content, record.data, record.ok, record.new_images))
                 tools_s += time.perf_counter() - t0
                 if parsed.answer is not None and not parsed.tool_calls and not parsed.errors:
                     episode.answer, episode.state = parsed.answer, "succeeded"
@@ -112,7 +139,7 @@ class Agent:
                 episode.messages.extend(feedback)
             else:
                 episode.state, episode.error = "failed", f"no answer within {self.config.max_turns} turns"
-        except PlannerError as exc:
+        except (PlannerError, _DeadlinePassed) as exc:
             episode.state, episode.error = "failed", str(exc)
         except Exception as exc:  # a planner bug must end this task cleanly, never the process
             episode.state, episode.error = "failed", f"planner {self.planner.name} failed: {type(exc).__name__}: {exc}"

@@ -16,8 +16,11 @@ class Planner(abc.ABC):
     """Produces the next assistant message of the conversation.
 
     messages are chat dicts: {"role": "system"|"user"|"assistant"|"tool", "content": str, ...}.
-    Tool messages also carry "name" and "data" (structured results a program may read; a model
-    sees only "content"). images are the conversation's images, addressable by image_index.
+    The user message and tool messages carry "image_indices": the images (indices into `images`)
+    that message shows, in order: the user message shows image 0, a tool message the images its
+    call added. Tool messages also carry "name", "ok" and "data" (structured results a program may
+    read; a model sees only "content" and the images). images are the conversation's RGB-D frames,
+    addressable by image_index; a model sees their rgb.
     """
 
     name: str = "planner"

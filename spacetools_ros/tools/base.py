@@ -192,9 +192,12 @@ def tool(name: str, *, robot: bool = False) -> Callable[[Callable[..., ToolResul
                 raise ValueError(f"tool {name}: parameter '{param.name}' is not described under Args:")
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[param.name] = (annotation, pydantic.Field(default, description=param_docs[param.name]))
+        # NaN/inf never mean anything to a tool; robot tools take no coercion at all ("0.1" or true is
+        # not a number to move to)
         model = pydantic.create_model(
             f"{function.__name__}_arguments",
-            __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+            __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False,
+                                           strict=robot),
             **fields,
         )
         return Tool(name, summary, function, model, context_parameter, robot)
