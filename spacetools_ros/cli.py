@@ -48,9 +48,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """Run one question through the agent on one frame and print the trace."""
     from spacetools_ros.agent.factory import build_agent
 
-    config = load_config(args.config, args.set)
+    overrides = list(args.set)
+    for key, value in (("planner", args.planner), ("planner_options.model", args.model),
+                       ("planner_options.base_url", args.base_url)):
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")  # quoted: a path or URL stays a string
+    config = load_config(args.config, overrides)
     frame = _read_frame(args.frames, args.frame_index, _configured_pose(config))
-    episode = build_agent(config).run(args.question, frame)
+    agent = build_agent(config)
+    if args.trace:
+        from spacetools_ros.agent.trace import TraceWriter, run_traced
+
+        traced = run_traced(agent, args.question, frame)
+        episode = traced.episode
+        path = TraceWriter(Path(args.trace)).write_traced(traced)
+        print(f"trace: {path}", file=sys.stderr)
+    else:
+        episode = agent.run(args.question, frame)
     if args.json:
         print(json.dumps(episode.summary()))
     else:
@@ -104,6 +118,18 @@ def cmd_tool(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one self-contained HTML page per traced episode."""
+    from spacetools_ros.agent.report import write_report
+
+    trace = Path(args.trace)
+    if not trace.exists():
+        raise FrameSourceError(f"trace {trace} does not exist")
+    for page in write_report(trace, Path(args.out) if args.out else None):
+        print(page)
+    return 0
+
+
 def cmd_bench_perf(args: argparse.Namespace) -> int:
     """Time the default perception chain beside a naive open3d pipeline and print the table."""
     from spacetools_ros.bench.loop_overhead import format_loop_report, run_loop_overhead_benchmark
@@ -139,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a configuration value, e.g. --set agent.max_turns=4")
     ask.add_argument("--json", action="store_true", help="print the episode summary as JSON")
+    ask.add_argument("--planner", choices=["scripted", "transformers", "openai"], help="planner (default: config)")
+    ask.add_argument("--model", help="transformers: local model folder; openai: the served model's name")
+    ask.add_argument("--base-url", help="openai: the endpoint, e.g. http://localhost:8000/v1")
+    ask.add_argument("--trace", metavar="DIR", help="append the episode (JSONL + images) to DIR")
     ask.add_argument("question")
     ask.set_defaults(func=cmd_ask)
 
@@ -152,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_tool.add_argument("--call", nargs=2, action="append", required=True, metavar=("NAME", "JSON_ARGS"),
                           help="a tool call, e.g. --call sam2.segment_from_point '{\"x\": 0.5, \"y\": 0.5}'")
     run_tool.set_defaults(func=cmd_tool)
+
+    report = sub.add_parser("report", help="one HTML page per episode of a trace (images, overlays, tool timeline)")
+    report.add_argument("trace", help="a trace folder (or its episodes.jsonl) written with --trace")
+    report.add_argument("--out", help="output folder (default: TRACE/report)")
+    report.set_defaults(func=cmd_report)
 
     bench = sub.add_parser("bench", help="benchmarks that print numbers beside a baseline measured in the same run")
     bench_sub = bench.add_subparsers(dest="benchmark", required=True)

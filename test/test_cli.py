@@ -77,3 +77,19 @@ def test_tool_command_reports_bad_calls_and_exits_1(tmp_path):
     assert run.returncode == 1
     assert "arguments are not valid JSON" in run.stdout and "in [0, 1]" in run.stdout
     assert "unknown tool 'no.tool'" in run.stdout and "Traceback" not in run.stderr
+
+
+def test_ask_with_trace_then_report(tmp_path):
+    import json as _json
+
+    run = spacetools("ask", "--frames", "synthetic:1", "--trace", str(tmp_path / "trace"),
+                     "point to the largest object")
+    assert run.returncode == 0, run.stderr
+    (line,) = (tmp_path / "trace" / "episodes.jsonl").read_text().splitlines()
+    record = _json.loads(line)
+    assert record["task"] == "point to the largest object" and record["state"] == "succeeded"
+    assert (tmp_path / "trace" / record["frames"][0]["path"]).exists()
+    report = spacetools("report", str(tmp_path / "trace"))
+    assert report.returncode == 0, report.stderr
+    page = report.stdout.strip().splitlines()[0]
+    assert page.endswith(".html") and "data:image/png;base64" in open(page).read()

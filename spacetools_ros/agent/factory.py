@@ -63,4 +63,7 @@ def build_planner(config: AppConfig) -> Planner:
 
 def build_agent(config: AppConfig) -> Agent:
     """An Agent with the configured planner, tools and loop limits."""
-    return Agent(build_planner(config), build_registry(config), config.agent)
+    planner, registry = build_planner(config), build_registry(config)
+    if hasattr(planner, "set_tools"):  # planners that send tools natively get the schemas directly
+        planner.set_tools(registry.schemas())
+    return Agent(planner, registry, config.agent)

@@ -59,10 +59,10 @@ from spacetools_ros.agent.protocol import parse_turn, render_tool_call
 from spacetools_ros.config import ConfigError, PlannerConfig
 from spacetools_ros.frames.frame import RGBDFrame
 from spacetools_ros.planners.base import Planner, PlannerError
+from spacetools_ros.planners.chat import interleave, message_role
 
 log = logging.getLogger(__name__)
 
-IMAGE_MARKER = "<image>"
 """Where a message's text places its next image (the agent's user message starts with it)."""
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429})
@@ -282,24 +282,8 @@ class OpenAIPlanner(Planner):
 
     def _parts(self, text: str, indices: list[Any], images: list[RGBDFrame], number: int) -> list[dict[str, Any]]:
         """Text and image parts: each image at the next <image> marker, the rest after the text."""
-        pieces = text.split(IMAGE_MARKER)
-        pending = iter(indices)
-        parts: list[dict[str, Any]] = []
-        for i, piece in enumerate(pieces):
-            if i > 0:
-                index = next(pending, None)
-                parts.append({"type": "text", "text": IMAGE_MARKER} if index is None
-                             else self._image_part(index, images, number))
-            parts.append({"type": "text", "text": piece})
-        parts.extend(self._image_part(index, images, number) for index in pending)
-        return parts
-
-    @staticmethod
-    def _role(message: dict[str, Any], number: int) -> str:
-        role = message.get("role")
-        if role not in ("system", "user", "assistant", "tool"):
-            raise PlannerError(f"message {number} has role {role!r}; expected system, user, assistant or tool")
-        return role
+        return [self._image_part(value, images, number) if kind == "image" else {"type": "text", "text": value}
+                for kind, value in interleave(text, indices, images, number)]
 
     def _hermes_messages(self, messages: list[dict[str, Any]], images: list[RGBDFrame]) -> list[dict[str, Any]]:
         chat: list[dict[str, Any]] = []
@@ -311,7 +295,7 @@ class OpenAIPlanner(Planner):
                 responses.clear()
 
         for number, message in enumerate(messages):
-            role = self._role(message, number)
+            role = message_role(message, number)
             text = _text(message.get("content"))
             indices = list(message.get("image_indices") or [])
             if role == "tool":
@@ -346,7 +330,7 @@ class OpenAIPlanner(Planner):
                 extra.clear()
 
         for number, message in enumerate(messages):
-            role = self._role(message, number)
+            role = message_role(message, number)
             text = _text(message.get("content"))
             indices = list(message.get("image_indices") or [])
             if role == "tool":

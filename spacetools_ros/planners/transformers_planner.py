@@ -35,6 +35,7 @@ from spacetools_ros.frames.frame import RGBDFrame
 from spacetools_ros.perception.models import ModelConfig, ModelConfigError
 from spacetools_ros.perception.models._common import load_pretrained, resolve_device, resolve_dtype, to_pil
 from spacetools_ros.planners.base import Planner, PlannerError
+from spacetools_ros.planners.chat import interleave, message_role, message_text
 
 try:  # transformers 5.x: the PIL backend needs no torchvision
     from transformers import Qwen2VLImageProcessorPil as _ImageProcessor
@@ -44,7 +45,6 @@ except ImportError:  # pragma: no cover - older transformers, whose default imag
 MODEL_TYPES = ("qwen2_5_vl", "qwen2_vl")
 """config.json model_type values this planner runs (both use the same tokens and image processor)."""
 
-IMAGE_MARKER = "<image>"
 """Where a message's text places its next image (the agent's user message starts with it)."""
 
 VISION_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
@@ -56,7 +56,6 @@ PROTOCOL_MARKERS = (
 )
 """Protocol tags that are plain text for us, kept in decoded replies even where a tokenizer marks them special."""
 
-ROLES = ("system", "user", "assistant", "tool")
 
 # Written for this project. Message content is a string or a list of {"type": "text", "text": ...} and
 # {"type": "image"} items; tool messages are grouped into one user turn of <tool_response> blocks.
@@ -124,10 +123,6 @@ def check_model_folder(path: str) -> Path:
     return folder
 
 
-def _as_text(content: Any) -> str:
-    return content if isinstance(content, str) else ("" if content is None else str(content))
-
-
 def to_chat(messages: list[dict[str, Any]], images: list[RGBDFrame]) -> tuple[list[dict[str, Any]], list[int]]:
     """Our messages as chat-template messages with content lists, and the image indices in prompt order.
 
@@ -138,38 +133,17 @@ def to_chat(messages: list[dict[str, Any]], images: list[RGBDFrame]) -> tuple[li
     chat: list[dict[str, Any]] = []
     order: list[int] = []
     for number, message in enumerate(messages):
-        role = message.get("role")
-        if role not in ROLES:
-            raise PlannerError(f"message {number} has role {role!r}; expected one of {', '.join(ROLES)}")
-        indices = list(message.get("image_indices") or [])
-        for index in indices:
-            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(images):
-                raise PlannerError(f"message {number} shows image_index {index!r}, but the conversation has "
-                                   f"{len(images)} image(s)")
-        parts = _as_text(message.get("content")).split(IMAGE_MARKER)
+        role = message_role(message, number)
         content: list[dict[str, Any]] = []
-        pending = iter(indices)
-        for i, part in enumerate(parts):
-            if i > 0:
-                index = next(pending, None)
-                if index is None:
-                    content.append({"type": "text", "text": IMAGE_MARKER})
-                else:
-                    content.append({"type": "image"})
-                    order.append(index)
-            if part:
-                content.append({"type": "text", "text": part})
-        for index in pending:
-            content.append({"type": "image"})
-            order.append(index)
-        # merge adjacent text items (a stray marker) so templates see one text per run
-        merged: list[dict[str, Any]] = []
-        for item in content:
-            if item["type"] == "text" and merged and merged[-1]["type"] == "text":
-                merged[-1] = {"type": "text", "text": merged[-1]["text"] + item["text"]}
+        pieces = interleave(message_text(message.get("content")), list(message.get("image_indices") or []),
+                            images, number)
+        for kind, value in pieces:
+            if kind == "image":
+                content.append({"type": "image"})
+                order.append(value)
             else:
-                merged.append(item)
-        chat.append({"role": role, "content": merged})
+                content.append({"type": "text", "text": value})
+        chat.append({"role": role, "content": content})
     return chat, order
 
 
