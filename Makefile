@@ -29,6 +29,8 @@ test: lint
 bench: $(STAMP)
 	$(PY) benchmarks/bench_conversions.py
 	$(PY) benchmarks/bench_segmentation_m2t2.py
+	$(PY) benchmarks/bench_grasp.py
+	$(VENV)/bin/spacetools bench perf
 
 clean:
 	rm -rf $(VENV) build install log *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The arm: robot profiles, kinematics and the safety checks every motion passes."""
