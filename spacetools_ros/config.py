@@ -89,6 +89,20 @@ class PlannerConfig:
 
 
 @dataclass
+class RobotConfig:
+    """The arm behind the robot.* tools: none (perception only) or dry_run (check and plan, never move)."""
+
+    backend: str = "none"
+    profile: str = "panda"
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("none", "dry_run"):
+            raise ConfigError(f"robot.backend: '{self.backend}' is not one of none, dry_run")
+        if self.profile not in ("panda",):
+            raise ConfigError(f"robot.profile: '{self.profile}' is not one of panda")
+
+
+@dataclass
 class ModelsConfig:
     """Optional model backends per perception role; None keeps the classical default."""
 
@@ -107,6 +121,7 @@ class AppConfig:
     tabletop: TabletopConfig = field(default_factory=TabletopConfig)
     grasp: GraspConfig = field(default_factory=GraspConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    robot: RobotConfig = field(default_factory=RobotConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
 
     def __post_init__(self) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from spacetools_ros.agent.loop import Agent
-from spacetools_ros.config import AppConfig
+from spacetools_ros.config import AppConfig, ConfigError
 from spacetools_ros.perception.classical import PerceptionBackends, classical_backends
 from spacetools_ros.planners.base import Planner
+from spacetools_ros.robot.skills import Manipulator
+from spacetools_ros.sources.base import FrameSource
 from spacetools_ros.tools.perception_tools import (
     make_depth_tools,
     make_geometry_tools,
@@ -13,6 +15,7 @@ from spacetools_ros.tools.perception_tools import (
     make_segmentation_tools,
 )
 from spacetools_ros.tools.registry import ToolRegistry
+from spacetools_ros.tools.robot_tools import make_robot_tools
 from spacetools_ros.tools.tabletop import make_segment_objects_tool
 from spacetools_ros.tools.vision_ops import make_vision_ops_tools
 
@@ -33,10 +36,28 @@ def build_backends(config: AppConfig) -> PerceptionBackends:
     return backends
 
 
-def build_registry(config: AppConfig, backends: PerceptionBackends | None = None) -> ToolRegistry:
-    """The registry of every default tool, configured."""
+def build_manipulator(config: AppConfig, camera: FrameSource | None) -> Manipulator | None:
+    """The arm behind the robot.* tools, or None when config.robot.backend is "none"."""
+    if config.robot.backend == "none":
+        return None
+    from spacetools_ros.robot.dry_run import DryRunBackend
+    from spacetools_ros.robot.kinematics import ArmKinematics
+    from spacetools_ros.robot.profile import PANDA
+    from spacetools_ros.robot.safety import ExecutionGate, MotionGuard
+
+    if camera is None:
+        raise ConfigError("robot.backend dry_run needs a camera source for robot.capture_image")
+    guard = MotionGuard.from_profile(PANDA, gate=ExecutionGate(dry_run=True))
+    return Manipulator(DryRunBackend(PANDA, guard, camera, ArmKinematics(profile=PANDA)))
+
+
+def build_registry(config: AppConfig, backends: PerceptionBackends | None = None,
+                   manipulator: Manipulator | None = None) -> ToolRegistry:
+    """The registry of every default tool, configured (robot tools when a manipulator is given)."""
     backends = backends or build_backends(config)
+    robot = make_robot_tools(manipulator, backends) if manipulator is not None else []
     return ToolRegistry([
+        *robot,
         make_segment_objects_tool(config.tabletop),
         *make_pointing_tools(backends),
         *make_segmentation_tools(backends),
@@ -61,9 +82,10 @@ def build_planner(config: AppConfig) -> Planner:
     return ScriptedPlanner()
 
 
-def build_agent(config: AppConfig) -> Agent:
-    """An Agent with the configured planner, tools and loop limits."""
-    planner, registry = build_planner(config), build_registry(config)
+def build_agent(config: AppConfig, camera: FrameSource | None = None) -> Agent:
+    """An Agent with the configured planner, tools and loop limits; camera feeds robot.capture_image."""
+    planner = build_planner(config)
+    registry = build_registry(config, manipulator=build_manipulator(config, camera))
     if hasattr(planner, "set_tools"):  # planners that send tools natively get the schemas directly
         planner.set_tools(registry.schemas())
     return Agent(planner, registry, config.agent)

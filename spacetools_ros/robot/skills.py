@@ -1,0 +1,121 @@
+"""Grasp and place skills over any backend's primitives, every pose checked by the MotionGuard first."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from spacetools_ros.robot.backend import MotionError, RobotBackend
+from spacetools_ros.robot.safety import SafetyError
+
+PRE_GRASP_OFFSET_M = 0.10  # start of the straight approach, back along the approach axis
+LIFT_M = 0.12  # straight lift after closing, and the height above a place target to descend from
+HOLDING_MIN_WIDTH_M = 0.003  # fingers stopped wider than this: something is between them
+RELEASE_CLEARANCE_M = 0.01  # the held object's bottom ends this far above the support when placed
+
+
+@dataclass
+class SkillResult:
+    """The outcome of a skill, as the robot tools report it."""
+
+    success: bool
+    duration_s: float
+    message: str
+    moved: bool
+
+
+def _translated(T: np.ndarray, offset_base: np.ndarray) -> np.ndarray:
+    out = np.array(T, dtype=np.float64)
+    out[:3, 3] += offset_base
+    return out
+
+
+class Manipulator:
+    """Pick and place with one backend: pre-grasp, straight approach, close, lift; place, release, retreat.
+
+    Every pose of a skill is checked before the first motion, so a skill whose any step would leave
+    the workspace does not start at all.
+    """
+
+    def __init__(self, backend: RobotBackend) -> None:
+        self.backend = backend
+        self.grasp_height_m: float | None = None  # TCP height above the object's bottom when it was grasped
+
+    def _plan(self, poses: list[tuple[str, np.ndarray]]) -> None:
+        """Every pose must be reachable before anything moves."""
+        for name, pose in poses:
+            result = self.backend.plan_to_pose(pose)
+            if not result.success:
+                raise MotionError(f"{name} pose is not reachable: {result.message}")
+
+    def _run(self, steps: list) -> None:
+        for step in steps:
+            if self.backend.gate.cancelled:
+                raise MotionError("cancelled")
+            result = step()
+            if not result.success:
+                raise MotionError(result.message or "motion failed")
+
+    def execute_grasp(self, T_base_grasp: np.ndarray) -> SkillResult:
+        """Grasp at a base-frame TCP pose (z = approach direction, y = closing direction) and lift."""
+        start = time.perf_counter()
+        guard, backend = self.backend.guard, self.backend
+        grasp = guard.check_pose_goal(T_base_grasp, guard.config.base_frame, guard.config.base_frame)
+        pre = _translated(grasp, -PRE_GRASP_OFFSET_M * grasp[:3, 2])
+        lift = _translated(grasp, np.array([0.0, 0.0, LIFT_M]))
+        for name, pose in (("pre-grasp", pre), ("lift", lift)):
+            try:
+                guard.check_pose_goal(pose, guard.config.base_frame, guard.config.base_frame)
+            except SafetyError as exc:
+                raise SafetyError(f"{name} pose refused: {exc}") from None
+        guard.check_cartesian_path(np.stack([pre[:3, 3], grasp[:3, 3], lift[:3, 3]]))
+        self._plan([("pre-grasp", pre), ("grasp", grasp), ("lift", lift)])
+        if not guard.check_can_move():
+            return SkillResult(True, time.perf_counter() - start, "dry run: grasp planned, nothing moved", False)
+        backend.gate.reset_cancel()
+        try:
+            self._run([lambda: backend.set_gripper(self.backend.profile.gripper_max_opening),
+                       lambda: backend.move_to_pose(pre),
+                       lambda: backend.move_to_pose(grasp, straight=True),
+                       lambda: backend.set_gripper(0.0)])
+            holding = backend.gripper_width() > HOLDING_MIN_WIDTH_M
+            self._run([lambda: backend.move_to_pose(lift, straight=True)])
+            holding = holding and backend.gripper_width() > HOLDING_MIN_WIDTH_M
+        except MotionError as exc:
+            return SkillResult(False, time.perf_counter() - start, f"Grasp execution failed: {exc}", True)
+        self.grasp_height_m = float(grasp[2, 3] - backend.profile.table_height) if holding else None
+        message = "Grasp execution succeeded" if holding else "Grasp execution failed: nothing held after closing"
+        return SkillResult(holding, time.perf_counter() - start, message, True)
+
+    def place_at(self, point_base: np.ndarray) -> SkillResult:
+        """Place the held object with its bottom at a base-frame support point, release, retreat up."""
+        start = time.perf_counter()
+        guard, backend = self.backend.guard, self.backend
+        point = np.asarray(point_base, dtype=np.float64).reshape(3)
+        if not np.isfinite(point).all():
+            raise SafetyError("place point is not finite")
+        current = backend.tcp_pose()
+        height = self.grasp_height_m if self.grasp_height_m is not None else 0.05
+        target = np.array(current, dtype=np.float64)
+        target[:3, 3] = point + np.array([0.0, 0.0, height + RELEASE_CLEARANCE_M])
+        above = _translated(target, np.array([0.0, 0.0, LIFT_M]))
+        for name, pose in (("place", target), ("above-place", above)):
+            try:
+                guard.check_pose_goal(pose, guard.config.base_frame, guard.config.base_frame)
+            except SafetyError as exc:
+                raise SafetyError(f"{name} pose refused: {exc}") from None
+        self._plan([("above-place", above), ("place", target)])
+        if not guard.check_can_move():
+            return SkillResult(True, time.perf_counter() - start, "dry run: place planned, nothing moved", False)
+        backend.gate.reset_cancel()
+        try:
+            self._run([lambda: backend.move_to_pose(above),
+                       lambda: backend.move_to_pose(target, straight=True),
+                       lambda: backend.set_gripper(self.backend.profile.gripper_max_opening),
+                       lambda: backend.move_to_pose(above, straight=True)])
+        except MotionError as exc:
+            return SkillResult(False, time.perf_counter() - start, f"Release operation failed: {exc}", True)
+        self.grasp_height_m = None
+        return SkillResult(True, time.perf_counter() - start, "Release operation succeeded", True)
