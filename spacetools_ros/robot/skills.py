@@ -43,6 +43,15 @@ class Manipulator:
         self.backend = backend
         self.grasp_height_m: float | None = None  # TCP height above the object's bottom when it was grasped
 
+    def _check(self, poses: list[tuple[str, np.ndarray]]) -> None:
+        """Every pose of a skill passes the guard before the first motion."""
+        guard = self.backend.guard
+        for name, pose in poses:
+            try:
+                guard.check_pose_goal(pose, guard.config.base_frame, guard.config.base_frame)
+            except SafetyError as exc:
+                raise SafetyError(f"{name} pose refused: {exc}") from None
+
     def _plan(self, poses: list[tuple[str, np.ndarray]]) -> None:
         """Every pose must be reachable before anything moves."""
         for name, pose in poses:
@@ -65,11 +74,7 @@ class Manipulator:
         grasp = guard.check_pose_goal(T_base_grasp, guard.config.base_frame, guard.config.base_frame)
         pre = _translated(grasp, -PRE_GRASP_OFFSET_M * grasp[:3, 2])
         lift = _translated(grasp, np.array([0.0, 0.0, LIFT_M]))
-        for name, pose in (("pre-grasp", pre), ("lift", lift)):
-            try:
-                guard.check_pose_goal(pose, guard.config.base_frame, guard.config.base_frame)
-            except SafetyError as exc:
-                raise SafetyError(f"{name} pose refused: {exc}") from None
+        self._check([("pre-grasp", pre), ("lift", lift)])
         guard.check_cartesian_path(np.stack([pre[:3, 3], grasp[:3, 3], lift[:3, 3]]))
         self._plan([("pre-grasp", pre), ("grasp", grasp), ("lift", lift)])
         if not guard.check_can_move():
@@ -101,11 +106,7 @@ class Manipulator:
         target = np.array(current, dtype=np.float64)
         target[:3, 3] = point + np.array([0.0, 0.0, height + RELEASE_CLEARANCE_M])
         above = _translated(target, np.array([0.0, 0.0, LIFT_M]))
-        for name, pose in (("place", target), ("above-place", above)):
-            try:
-                guard.check_pose_goal(pose, guard.config.base_frame, guard.config.base_frame)
-            except SafetyError as exc:
-                raise SafetyError(f"{name} pose refused: {exc}") from None
+        self._check([("place", target), ("above-place", above)])
         self._plan([("above-place", above), ("place", target)])
         if not guard.check_can_move():
             return SkillResult(True, time.perf_counter() - start, "dry run: place planned, nothing moved", False)
