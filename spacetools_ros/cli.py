@@ -145,6 +145,22 @@ def cmd_bench_perf(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_sim(args: argparse.Namespace) -> int:
+    """Run pick / pick-and-place episodes in the PyBullet simulation, print the table, optionally write JSON."""
+    from spacetools_ros.bench.sim_bench import format_sim_report, run_sim_benchmark
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    try:
+        result = run_sim_benchmark(args.episodes, args.seed, tasks)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(format_sim_report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start camera_node and agent_node, send a task over ROS and print the result."""
     from spacetools_ros.ros.demo import run_demo
@@ -197,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--naive-repeats", type=int, help="timed runs of the naive pipeline (default 5)")
     perf.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
     perf.set_defaults(func=cmd_bench_perf)
+    sim = bench_sub.add_parser("sim", help="pick / pick-and-place success in PyBullet (scripted planner)")
+    sim.add_argument("--episodes", type=int, default=10, help="episodes per task family (default 10)")
+    sim.add_argument("--seed", type=int, default=0, help="first scene seed (default 0)")
+    sim.add_argument("--tasks", default="pick,pick_place", help="comma-separated families: pick, pick_place")
+    sim.add_argument("--json", metavar="OUT", help="also write the result (with every episode) as JSON to OUT")
+    sim.set_defaults(func=cmd_bench_sim)
 
     demo = sub.add_parser("demo", help="run camera_node + agent_node on a generated scene and ask over ROS")
     demo.add_argument("--frames", default="synthetic:0", help="what camera_node publishes (default synthetic:0)")

@@ -18,6 +18,7 @@ from spacetools_ros.perception.tabletop import TabletopConfig
 from spacetools_ros.sources.topics import CameraTopics
 
 PLANNERS = ("scripted", "transformers", "openai")
+ROBOT_BACKENDS = ("none", "dry_run", "sim")
 
 
 def _default_config_path() -> Path:
@@ -90,14 +91,15 @@ class PlannerConfig:
 
 @dataclass
 class RobotConfig:
-    """The arm behind the robot.* tools: none (perception only) or dry_run (check and plan, never move)."""
+    """The arm behind the robot.* tools: none (perception only), dry_run (check and plan, never move) or sim
+    (a PyBullet :class:`~spacetools_ros.robot.sim.TabletopSim` the caller builds and passes to build_agent)."""
 
     backend: str = "none"
     profile: str = "panda"
 
     def __post_init__(self) -> None:
-        if self.backend not in ("none", "dry_run"):
-            raise ConfigError(f"robot.backend: '{self.backend}' is not one of none, dry_run")
+        if self.backend not in ROBOT_BACKENDS:
+            raise ConfigError(f"robot.backend: '{self.backend}' is not one of {', '.join(ROBOT_BACKENDS)}")
         if self.profile not in ("panda",):
             raise ConfigError(f"robot.profile: '{self.profile}' is not one of panda")
 

@@ -201,3 +201,9 @@ def test_agent_node_with_a_missing_model_folder_exits_with_the_reason(ros_domain
     with running_nodes([("agent_node", {"config": str(config)})], ros_env(ros_domain), log_dir=tmp_path) as procs:
         assert procs[0].wait(timeout=60) == 2
     assert "pointing model 'owlv2' at /nonexistent/owlv2: model path" in (tmp_path / "agent_node.log").read_text()
+
+
+def test_cancel_and_enable_services_answer(graph):
+    client, _ = graph([("agent_node", {"frame_timeout_s": 1.0})])
+    assert client.cancel() == (False, "no task is running")
+    assert client.enable_execution(True) == (False, "this agent has no arm (robot.backend is none)")

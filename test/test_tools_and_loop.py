@@ -313,3 +313,22 @@ def test_the_task_deadline_ends_the_episode():
     episode = Agent(planner, ToolRegistry([sleep_tool]), AgentConfig(task_deadline_s=0.5)).run("t", _frame())
     assert episode.state == "failed" and episode.error == "task deadline of 0.5 s passed"
     assert episode.turns <= 3
+
+
+def test_cancel_ends_the_episode_as_cancelled_before_the_next_call():
+    import threading
+
+    cancel = threading.Event()
+
+    class CancelAfterFirst(ReplayPlanner):
+        def respond(self, messages, images):
+            if len(self.seen) == 1:
+                cancel.set()  # e.g. /spacetools/cancel arrives while the model thinks
+            return super().respond(messages, images)
+
+    executed.clear()
+    planner = CancelAfterFirst([render_tool_call("test.scale", {"factor": 1}),
+                                render_tool_call("robot.move", {"x": 0.1, "y": 0.2})])
+    episode = Agent(planner, _registry()).run("task", _frame(), cancel=cancel)
+    assert episode.state == "cancelled" and episode.error == "cancelled on request"
+    assert [name for name, _ in executed] == ["test.scale"]

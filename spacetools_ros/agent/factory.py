@@ -36,14 +36,29 @@ def build_backends(config: AppConfig) -> PerceptionBackends:
     return backends
 
 
-def build_manipulator(config: AppConfig, camera: FrameSource | None) -> Manipulator | None:
-    """The arm behind the robot.* tools, or None when config.robot.backend is "none"."""
+def build_manipulator(config: AppConfig, camera: FrameSource | None, sim: object | None = None) -> Manipulator | None:
+    """The arm behind the robot.* tools, or None when config.robot.backend is "none".
+
+    dry_run: checks and plans against the camera's frames, never moves (camera is required).
+    sim: executes in ``sim``, a running :class:`~spacetools_ros.robot.sim.TabletopSim` (required; camera is
+    ignored, captures are rendered by the sim itself), through an enabled execution gate.
+    """
     if config.robot.backend == "none":
         return None
-    from spacetools_ros.robot.dry_run import DryRunBackend
-    from spacetools_ros.robot.kinematics import ArmKinematics
     from spacetools_ros.robot.profile import PANDA
     from spacetools_ros.robot.safety import ExecutionGate, MotionGuard
+
+    if config.robot.backend == "sim":
+        if sim is None:
+            raise ConfigError("robot.backend sim needs a running simulation: pass sim=TabletopSim(...) to "
+                              "build_agent / build_manipulator")
+        from spacetools_ros.robot.sim import SimBackend
+
+        gate = ExecutionGate(enabled=True)
+        guard = MotionGuard.from_profile(PANDA, gate=gate)
+        return Manipulator(SimBackend(sim, guard, gate, PANDA))
+    from spacetools_ros.robot.dry_run import DryRunBackend
+    from spacetools_ros.robot.kinematics import ArmKinematics
 
     if camera is None:
         raise ConfigError("robot.backend dry_run needs a camera source for robot.capture_image")
@@ -82,10 +97,14 @@ def build_planner(config: AppConfig) -> Planner:
     return ScriptedPlanner()
 
 
-def build_agent(config: AppConfig, camera: FrameSource | None = None) -> Agent:
-    """An Agent with the configured planner, tools and loop limits; camera feeds robot.capture_image."""
+def build_agent(config: AppConfig, camera: FrameSource | None = None, sim: object | None = None) -> Agent:
+    """An Agent with the configured planner, tools and loop limits; camera feeds robot.capture_image
+    (dry_run), sim is the TabletopSim the robot tools act in (robot.backend sim)."""
     planner = build_planner(config)
-    registry = build_registry(config, manipulator=build_manipulator(config, camera))
+    manipulator = build_manipulator(config, camera, sim)
+    registry = build_registry(config, manipulator=manipulator)
     if hasattr(planner, "set_tools"):  # planners that send tools natively get the schemas directly
         planner.set_tools(registry.schemas())
-    return Agent(planner, registry, config.agent)
+    agent = Agent(planner, registry, config.agent)
+    agent.manipulator = manipulator  # the arm (or None): nodes reach its execution gate through it
+    return agent

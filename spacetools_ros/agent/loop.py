@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,10 @@ class _DeadlinePassed(Exception):
     """The task's deadline passed between two steps."""
 
 
+class _Cancelled(Exception):
+    """The task was cancelled between two steps."""
+
+
 NO_CALL_NOR_ANSWER = "Error: the reply has neither a <tool_call> nor an <answer>."
 
 
@@ -54,7 +59,7 @@ class Episode:
     """The record of one task: the conversation, every tool call, the outcome and timings."""
 
     task: str
-    state: str = "running"  # running | succeeded | failed
+    state: str = "running"  # running | succeeded | failed | cancelled
     answer: str | None = None
     error: str | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -88,13 +93,14 @@ class Agent:
         self.planner = planner
         self.registry = registry
         self.config = config or AgentConfig()
+        self.manipulator = None  # set by the factory when the agent has robot tools
 
     def system_prompt(self) -> str:
         """The system message: instructions and the hermes <tools> block."""
         return SYSTEM_PROMPT + render_tools_block(self.registry.schemas())
 
-    def run(self, task: str, frame: RGBDFrame) -> Episode:
-        """Answer one task about one frame."""
+    def run(self, task: str, frame: RGBDFrame, cancel: threading.Event | None = None) -> Episode:
+        """Answer one task about one frame; setting cancel ends it as "cancelled" at the next step."""
         start = time.perf_counter()
         episode = Episode(task=task)
         episode.messages = [
@@ -107,6 +113,8 @@ class Agent:
         deadline = start + self.config.task_deadline_s
 
         def remaining() -> float:
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled("cancelled")
             left = deadline - time.perf_counter()
             if left <= 0:
                 raise _DeadlinePassed(f"task deadline of {self.config.task_deadline_s:g} s passed")
@@ -141,6 +149,8 @@ class Agent:
                 episode.state, episode.error = "failed", f"no answer within {self.config.max_turns} turns"
         except (PlannerError, _DeadlinePassed) as exc:
             episode.state, episode.error = "failed", str(exc)
+        except _Cancelled:
+            episode.state, episode.error = "cancelled", "cancelled on request"
         except Exception as exc:  # a planner bug must end this task cleanly, never the process
             episode.state, episode.error = "failed", f"planner {self.planner.name} failed: {type(exc).__name__}: {exc}"
         episode.timings = {"total_s": time.perf_counter() - start, "planning_s": planning_s, "tools_s": tools_s}

@@ -138,7 +138,7 @@ def _pick_and_place(phrase: str, relation: str, target: str) -> list[Step]:
 
     def place(results: list[dict[str, Any]]) -> Call:
         x, y = results[-1]["data"]["points"][0]
-        return Call("Place it there.", PLACE_2D, {"placement_point_2d": [x, y]})
+        return Call("Place it there.", PLACE_2D, {"placement_point_2d": [x, y], "image_index": 0})
 
     return [*_pick(phrase), lambda _: Call(f"Find where to place it: {spot}.", POINT, {"obj_name": spot,
                                                                                      "image_index": 0}),

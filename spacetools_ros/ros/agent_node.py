@@ -25,6 +25,8 @@ from spacetools_ros.ros.node_runtime import spin_until_shutdown, stop_node
 from spacetools_ros.ros.qos import task_qos
 
 TASK_TOPIC = "/spacetools/task"
+CANCEL_SERVICE = "/spacetools/cancel"
+ENABLE_SERVICE = "/spacetools/enable_execution"
 STATUS_TOPIC = "/spacetools/status"
 RESULT_TOPIC = "/spacetools/result"
 
@@ -73,13 +75,19 @@ def validate_task_bytes(raw: bytes, max_bytes: int) -> tuple[str | None, str | N
 class AgentNode:
     """Thin adapter: ROS messages in and out, the core Agent in between (run on a worker thread)."""
 
-    def __init__(self, node, agent, source, params: dict[str, Any]) -> None:
+    def __init__(self, node, agent, source, params: dict[str, Any], gate=None) -> None:
         from std_msgs.msg import String
+        from std_srvs.srv import SetBool, Trigger
 
         self.node = node
         self.agent = agent
         self.source = source
         self.params = params
+        self.gate = gate  # the arm's execution gate, when the agent has robot tools
+        self._cancel = threading.Event()  # cancels the running task
+        self._running: str | None = None
+        node.create_service(Trigger, CANCEL_SERVICE, self._on_cancel)
+        node.create_service(SetBool, ENABLE_SERVICE, self._on_enable)
         self._ids = itertools.count(1)
         self._queue: queue.Queue = queue.Queue(maxsize=params["queue_size"])
         self._status_pub = node.create_publisher(String, STATUS_TOPIC, task_qos())
@@ -88,6 +96,26 @@ class AgentNode:
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="agent_worker", daemon=True)
         self._worker.start()
+
+    def _on_cancel(self, request, response):
+        """Cancel the running task: stop the arm now, end the episode at its next step."""
+        running = self._running
+        if self.gate is not None:
+            self.gate.cancel()
+        if running is None:
+            response.success, response.message = False, "no task is running"
+            return response
+        self._cancel.set()
+        response.success, response.message = True, f"cancelling {running}"
+        return response
+
+    def _on_enable(self, request, response):
+        """Enable or disable arm motions (std_srvs/SetBool semantics)."""
+        if self.gate is None:
+            response.success, response.message = False, "this agent has no arm (robot.backend is none)"
+            return response
+        response.success, response.message = self.gate.set_enabled(bool(request.data))
+        return response
 
     def _publish(self, publisher, payload: dict[str, Any]) -> None:
         from std_msgs.msg import String
@@ -141,7 +169,12 @@ class AgentNode:
                          error=f"no frame within {self.params['frame_timeout_s']} s on {self.source.topics.color}",
                          timings={"queue_and_frame_wait_s": round(waited, 4)})
             return
-        episode = self.agent.run(text, frame)
+        self._cancel.clear()
+        self._running = task_id
+        try:
+            episode = self.agent.run(text, frame, cancel=self._cancel)
+        finally:
+            self._running = None
         self._finish(task_id, text, episode.state, episode=episode,
                      timings={"queue_and_frame_wait_s": round(waited, 4)})
 
@@ -167,13 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         pose = params["T_base_camera"] if len(params["T_base_camera"]) == 16 else config.camera.T_base_camera
         if pose is not None and len(pose) != 16:
             raise ParameterError("parameter 'T_base_camera' needs 16 numbers")
-        agent = build_agent(config)  # loads configured models now: a bad model path fails at start-up
+        T = np.asarray(pose, dtype=np.float64).reshape(4, 4) if pose is not None else None
+        source = TopicSource(node, config.camera.topics(), config.camera.sync_slop_s, T, config.camera.base_frame_id)
+        agent = build_agent(config, camera=source)  # loads configured models now: a bad path fails at start-up
     except (ParameterError, ConfigError, ModelConfigError) as exc:
         return stop_node(node, str(exc), 2)
-    T = np.asarray(pose, dtype=np.float64).reshape(4, 4) if pose is not None else None
-    source = TopicSource(node, config.camera.topics(), config.camera.sync_slop_s, T, config.camera.base_frame_id)
     source.open()
-    agent_node = AgentNode(node, agent, source, params)
+    gate = agent.manipulator.backend.gate if agent.manipulator is not None else None
+    agent_node = AgentNode(node, agent, source, params, gate)
     node.get_logger().info(f"ready: planner {config.planner}, tasks on {TASK_TOPIC}")
     # two threads: task callbacks stay responsive while camera callbacks feed the running task
     return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=2), on_shutdown=agent_node.shutdown)

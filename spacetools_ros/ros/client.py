@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from spacetools_ros.ros.agent_node import RESULT_TOPIC, STATUS_TOPIC, TASK_TOPIC
+from spacetools_ros.ros.agent_node import CANCEL_SERVICE, ENABLE_SERVICE, RESULT_TOPIC, STATUS_TOPIC, TASK_TOPIC
 from spacetools_ros.ros.qos import task_qos
 
 
@@ -89,6 +89,33 @@ class SpaceToolsClient:
         self.send_task(text)
         results = self.wait_for_results(before + 1, timeout)
         return results[before] if len(results) > before else None
+
+    def _call(self, kind, name: str, request, timeout: float) -> tuple[bool, str]:
+        client = self.node.create_client(kind, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                return False, f"service {name} is not available"
+            future = client.call_async(request)
+            deadline = time.monotonic() + timeout
+            while not future.done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not future.done():
+                return False, f"service {name} did not answer within {timeout} s"
+            return future.result().success, future.result().message
+        finally:
+            self.node.destroy_client(client)
+
+    def cancel(self, timeout: float = 10.0) -> tuple[bool, str]:
+        """Cancel the running task (std_srvs/Trigger on /spacetools/cancel): (success, message)."""
+        from std_srvs.srv import Trigger
+
+        return self._call(Trigger, CANCEL_SERVICE, Trigger.Request(), timeout)
+
+    def enable_execution(self, enable: bool, timeout: float = 10.0) -> tuple[bool, str]:
+        """Enable or disable arm motions (std_srvs/SetBool on /spacetools/enable_execution)."""
+        from std_srvs.srv import SetBool
+
+        return self._call(SetBool, ENABLE_SERVICE, SetBool.Request(data=enable), timeout)
 
     def close(self) -> None:
         """Stop spinning and destroy the node."""

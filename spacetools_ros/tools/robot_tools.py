@@ -108,14 +108,18 @@ def make_robot_tools(manipulator: Manipulator, backends: PerceptionBackends) -> 
         return _skill(ctx, manipulator, lambda: manipulator.place_at(point_base))
 
     @tool("robot.place_object_at_2d_location", robot=True)
-    def place_object_at_2d_location(ctx: ToolContext, placement_point_2d: list[float]) -> ToolResult:
+    def place_object_at_2d_location(ctx: ToolContext, placement_point_2d: list[float],
+                                    image_index: int | None = None) -> ToolResult:
         """Place the held object where a normalised image point meets the support surface, release, retreat.
 
         Args:
-            placement_point_2d: [x, y] normalised image coordinates in the newest posed image.
+            placement_point_2d: [x, y] normalised image coordinates.
+            image_index: the image the point refers to (default: the newest image with a known camera pose).
         """
         (x, y), = normalized_points([placement_point_2d], "placement_point_2d")
-        frame = _posed_image(ctx)
+        frame = _posed_image(ctx) if image_index is None else ctx.image(image_index)
+        if frame.T_base_camera is None:
+            raise ToolError(f"image {image_index} has no known camera pose")
         try:
             plane = backends.cache.get(frame).scene.plane.coefficients
         except BackendError as exc:
