@@ -8,7 +8,13 @@ from spacetools_ros.config import load_config
 from spacetools_ros.robot.backend import MotionResult, RobotBackend
 from spacetools_ros.robot.profile import PANDA
 from spacetools_ros.robot.safety import ExecutionGate, MotionGuard
-from spacetools_ros.robot.skills import LIFT_M, PRE_GRASP_OFFSET_M, Manipulator
+from spacetools_ros.robot.skills import (
+    LIFT_M,
+    PRE_GRASP_OFFSET_M,
+    RELEASE_CLEARANCE_M,
+    TRANSIT_CLEARANCE_M,
+    Manipulator,
+)
 from spacetools_ros.sources.synthetic import SyntheticSource
 from spacetools_ros.tools.base import ToolContext
 
@@ -163,3 +169,50 @@ def test_disabled_execution_refuses_and_cancel_stops_between_steps():
     result = Manipulator(cancelling).execute_grasp(_top_down(0.5, 0.0, 0.05))
     assert not result.success and "cancelled" in result.message
     assert [entry[0] for entry in cancelling.log] == ["gripper", "move"]
+
+
+def test_place_carries_the_object_above_the_table_objects_then_descends_straight():
+    backend = PaperBackend(object_width=0.04)
+    manipulator = Manipulator(backend)
+    assert manipulator.execute_grasp(_top_down(0.5, 0.0, 0.05)).success
+    backend.log.clear()
+    result = manipulator.place_at(np.array([0.4, 0.2, 0.0]))
+    assert result.success and result.message == "Release operation succeeded"
+    kinds = [entry[0] for entry in backend.log]
+    assert kinds == ["move", "move", "move", "gripper", "move"]
+    transit_z = 0.05 + TRANSIT_CLEARANCE_M  # the held object's bottom clears the tallest table objects
+    (_, up, up_straight), (_, over, _), (_, down, down_straight) = backend.log[:3]
+    assert up == pytest.approx([0.5, 0.0, transit_z]) and up_straight
+    assert over == pytest.approx([0.4, 0.2, transit_z])
+    assert down == pytest.approx([0.4, 0.2, 0.05 + RELEASE_CLEARANCE_M]) and down_straight
+    assert backend.log[4][1] == pytest.approx([0.4, 0.2, 0.05 + RELEASE_CLEARANCE_M + LIFT_M])
+
+
+def test_place_descent_stopped_by_contact_just_above_the_target_counts_as_touching_down():
+    class BlockedDescent(PaperBackend):
+        def __init__(self, stop_above: float) -> None:
+            super().__init__(object_width=0.04)
+            self.stop_above = stop_above
+            self.armed = False  # set once the grasp is done
+
+        def move_to_pose(self, T, straight=False, velocity_scaling=0.3):
+            if self.armed and straight and T[2, 3] < self.pose[2, 3] - 0.05:  # the final place descent
+                self.log.append(("move", np.round(T[:3, 3], 4).tolist(), straight))
+                self.pose = np.array(T)
+                self.pose[2, 3] += self.stop_above
+                return MotionResult(False, 0.01, True, "goal not reached: joint error 0.03 rad (blocked?)")
+            return super().move_to_pose(T, straight, velocity_scaling)
+
+    near = BlockedDescent(stop_above=0.01)
+    manipulator = Manipulator(near)
+    assert manipulator.execute_grasp(_top_down(0.5, 0.0, 0.05)).success
+    near.armed = True
+    assert manipulator.place_at(np.array([0.4, 0.2, 0.0])).success
+    assert near.log[-2] == ("gripper", PANDA.gripper_max_opening)  # released after touching down
+    far = BlockedDescent(stop_above=0.08)
+    manipulator = Manipulator(far)
+    assert manipulator.execute_grasp(_top_down(0.5, 0.0, 0.05)).success
+    far.armed = True
+    result = manipulator.place_at(np.array([0.4, 0.2, 0.0]))
+    assert not result.success and "blocked" in result.message
+    assert far.log[-1][0] == "move"  # never opened the gripper mid-air

@@ -15,6 +15,17 @@ import numpy as np
 from spacetools_ros.frames.frame import RGBDFrame
 from spacetools_ros.robot.profile import RobotProfile
 from spacetools_ros.robot.safety import ExecutionGate, MotionGuard
+from spacetools_ros.sources.base import FrameSource, FrameSourceError
+
+CAMERA_TIMEOUT_S = 15.0  # a simulated camera under load can lag well behind its nominal rate
+
+
+def read_camera(source: FrameSource, timeout: float = CAMERA_TIMEOUT_S) -> RGBDFrame:
+    """The camera source's next frame; FrameSourceError when none comes within timeout seconds."""
+    frame = source.read(timeout=timeout)
+    if frame is None:
+        raise FrameSourceError(f"the camera gave no frame within {timeout:g} s")
+    return frame
 
 
 class MotionError(Exception):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from spacetools_ros.frames.frame import RGBDFrame
-from spacetools_ros.robot.backend import MotionResult, RobotBackend
+from spacetools_ros.robot.backend import MotionResult, RobotBackend, read_camera
 from spacetools_ros.robot.profile import RobotProfile
 from spacetools_ros.robot.safety import ExecutionGate, MotionGuard
-from spacetools_ros.sources.base import FrameSource, FrameSourceError
+from spacetools_ros.sources.base import FrameSource
 
 
 class DryRunBackend(RobotBackend):
@@ -29,10 +29,7 @@ class DryRunBackend(RobotBackend):
 
     def capture(self) -> RGBDFrame:
         """The source's next frame."""
-        frame = self.source.read(timeout=5.0)
-        if frame is None:
-            raise FrameSourceError("the camera gave no frame within 5 s")
-        return frame
+        return read_camera(self.source)
 
     def plan_to_pose(self, T_base_tcp: np.ndarray) -> MotionResult:
         """IK when kinematics are available; the pose is recorded as planned."""

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spacetools_ros.robot.backend import MotionError, RobotBackend
+from spacetools_ros.robot.backend import MotionError, MotionResult, RobotBackend
 from spacetools_ros.robot.safety import SafetyError
 
 PRE_GRASP_OFFSET_M = 0.10  # start of the straight approach, back along the approach axis
 LIFT_M = 0.12  # straight lift after closing, and the height above a place target to descend from
 HOLDING_MIN_WIDTH_M = 0.003  # fingers stopped wider than this: something is between them
 RELEASE_CLEARANCE_M = 0.01  # the held object's bottom ends this far above the support when placed
+DESCENT_CONTACT_TOLERANCE_M = 0.03  # a place descent blocked this close above its target has touched down
+TRANSIT_CLEARANCE_M = 0.22  # the held object's bottom is carried at least this high above the table (clears
+# tabletop objects up to ~0.2 m tall, so the carried object does not sweep into them on the way)
 
 
 @dataclass
@@ -95,7 +98,13 @@ class Manipulator:
         return SkillResult(holding, time.perf_counter() - start, message, True)
 
     def place_at(self, point_base: np.ndarray) -> SkillResult:
-        """Place the held object with its bottom at a base-frame support point, release, retreat up."""
+        """Place the held object with its bottom at a base-frame support point, release, retreat up.
+
+        The object is carried at a transit height (its bottom TRANSIT_CLEARANCE_M above the table, or LIFT_M above
+        the place point if that is higher): straight up, across (a straight line, or a joint motion where there is
+        no continuous straight one), then straight down. A descent stopped short by contact with the support
+        counts as touching down.
+        """
         start = time.perf_counter()
         guard, backend = self.backend.guard, self.backend
         point = np.asarray(point_base, dtype=np.float64).reshape(3)
@@ -106,14 +115,40 @@ class Manipulator:
         target = np.array(current, dtype=np.float64)
         target[:3, 3] = point + np.array([0.0, 0.0, height + RELEASE_CLEARANCE_M])
         above = _translated(target, np.array([0.0, 0.0, LIFT_M]))
-        self._check([("place", target), ("above-place", above)])
-        self._plan([("above-place", above), ("place", target)])
+        transit_z = max(float(above[2, 3]), float(backend.profile.table_height) + height + TRANSIT_CLEARANCE_M)
+        transit_z = min(transit_z, float(guard.config.workspace_max[2]) - 0.01)
+        transit_z = max(transit_z, float(above[2, 3]))
+        up = np.array(current, dtype=np.float64)
+        up[2, 3] = max(float(current[2, 3]), transit_z)
+        over = np.array(target, dtype=np.float64)
+        over[2, 3] = max(transit_z, float(above[2, 3]))
+        self._check([("place", target), ("above-place", above), ("transit", up), ("transit above place", over)])
+        self._plan([("transit", up), ("transit above place", over), ("above-place", above), ("place", target)])
         if not guard.check_can_move():
             return SkillResult(True, time.perf_counter() - start, "dry run: place planned, nothing moved", False)
         backend.gate.reset_cancel()
+
+        def across():
+            result = backend.move_to_pose(over, straight=True)
+            if not result.success and not result.moved and not backend.gate.cancelled:
+                result = backend.move_to_pose(over)
+            return result
+
+        def descend():
+            result = backend.move_to_pose(target, straight=True)
+            if result.success or backend.gate.cancelled:
+                return result
+            # stopped short by contact: the held object rests on the support if the TCP got (nearly) down
+            reached = float(backend.tcp_pose()[2, 3])
+            if reached - float(target[2, 3]) <= DESCENT_CONTACT_TOLERANCE_M:
+                return MotionResult(True, result.duration_s, True, f"touched down ({result.message})")
+            return result
+
         try:
-            self._run([lambda: backend.move_to_pose(above),
-                       lambda: backend.move_to_pose(target, straight=True),
+            steps = []
+            if up[2, 3] > current[2, 3] + 1e-3:
+                steps.append(lambda: backend.move_to_pose(up, straight=True))
+            self._run([*steps, across, descend,
                        lambda: backend.set_gripper(self.backend.profile.gripper_max_opening),
                        lambda: backend.move_to_pose(above, straight=True)])
         except MotionError as exc:
