@@ -14,7 +14,8 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (f"share/{PACKAGE}/config/robots", glob("config/robots/*.yaml")),
         (f"share/{PACKAGE}/urdf", glob("urdf/*")),
     ],
     install_requires=["setuptools"],
@@ -28,6 +29,7 @@ setup(
             "spacetools = spacetools_ros.cli:main",
             "camera_node = spacetools_ros.ros.camera_node:main",
             "agent_node = spacetools_ros.ros.agent_node:main",
+            "sim_node = spacetools_ros.ros.sim_node:main",
         ],
     },
 )

@@ -130,6 +130,46 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run the agent on a benchmark's items, score them with the paper's metrics, print the per-category table
+    and write OUT/results.jsonl, OUT/summary.json, OUT/report.html and OUT/trace/ (and --json OUT)."""
+    from spacetools_ros.agent.factory import build_agent
+    from spacetools_ros.eval.datasets import DatasetError, load_dataset
+    from spacetools_ros.eval.runner import run_eval
+    from spacetools_ros.eval.summary import format_table
+
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    overrides = list(args.set)
+    for key, value in (("planner", args.planner), ("planner_options.model", args.model),
+                       ("planner_options.base_url", args.base_url)):
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")  # quoted: a path or URL stays a string
+    config = load_config(args.config, overrides)
+    try:
+        items = load_dataset(args.dataset, args.format)
+    except DatasetError as exc:
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 2
+    items = items[: args.limit] if args.limit is not None else items
+    agent = build_agent(config)
+    out = Path(args.out) if args.out else Path("eval_results") / args.format
+
+    def progress(k: int, n: int, record: dict) -> None:
+        state = record.get("error_kind") or "ok"
+        print(f"[{k}/{n}] {record['id']}: score {record['score']:.2f} ({state})", file=sys.stderr)
+
+    metadata = {"dataset": str(args.dataset), "format": args.format, "planner": config.planner}
+    run = run_eval(items, agent, out, metadata=metadata, progress=progress)
+    print(format_table(run.summary))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(run.summary, indent=2) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    print(f"results: {run.results_path}\nreport: {run.report_path}\ntrace: {run.trace_dir}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench_perf(args: argparse.Namespace) -> int:
     """Time the default perception chain beside a naive open3d pipeline and print the table."""
     from spacetools_ros.bench.loop_overhead import format_loop_report, run_loop_overhead_benchmark
@@ -162,10 +202,44 @@ def cmd_bench_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Start camera_node and agent_node, send a task over ROS and print the result."""
+    """Start the nodes, send a task over ROS and print the result."""
     from spacetools_ros.ros.demo import run_demo
 
-    return run_demo(args.question, frames=args.frames, timeout=args.timeout, domain_id=args.domain_id)
+    return run_demo(args.question, frames=args.frames, timeout=args.timeout, domain_id=args.domain_id,
+                    seed=args.seed)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start a mode's node set (the launch files' description) as processes until Ctrl-C."""
+    from spacetools_ros.ros.up import run_up
+
+    return run_up(args.mode, args.set, domain_id=args.domain_id, log_dir=args.log_dir)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record ROS topics into a new rosbag2 until Ctrl-C or --duration; print the message count per topic."""
+    from spacetools_ros.ros.bag_record import RecordError, run_record
+
+    try:
+        run_record(args.out, args.topics, args.storage, args.duration, args.domain_id)
+    except RecordError as exc:
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Publish a rosbag2's messages with their recorded timing (scaled by --rate) until its end or Ctrl-C."""
+    from spacetools_ros.ros.bag_replay import ReplayError, run_replay
+
+    try:
+        run_replay(args.bag, rate=args.rate, loop=args.loop, topics=args.topics, start_offset=args.start_offset,
+                   duration=args.duration, clock_hz=args.clock, reliable=args.reliable, delay=args.delay,
+                   domain_id=args.domain_id)
+    except ReplayError as exc:
+        print(f"spacetools: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +278,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="output folder (default: TRACE/report)")
     report.set_defaults(func=cmd_report)
 
+    evaluate = sub.add_parser("eval", help="run the agent on a benchmark and score it with the SpaceTools metrics")
+    evaluate.add_argument("--dataset", required=True, help="the dataset: a folder or file in the format's layout")
+    evaluate.add_argument("--format", required=True,
+                          choices=["robospatial", "blink", "cvbench", "refspatial", "bopask", "jsonl"],
+                          help="the dataset's layout (see README, Evaluation)")
+    evaluate.add_argument("--out", help="output folder (default: eval_results/FORMAT)")
+    evaluate.add_argument("--json", metavar="OUT", help="also write the summary as JSON to OUT")
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N items")
+    evaluate.add_argument("--config", help="YAML configuration (default: config/spacetools.yaml)")
+    evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a configuration value, e.g. --set agent.max_turns=4")
+    evaluate.add_argument("--planner", choices=["scripted", "transformers", "openai"],
+                          help="planner (default: config)")
+    evaluate.add_argument("--model", help="transformers: local model folder; openai: the served model's name")
+    evaluate.add_argument("--base-url", help="openai: the endpoint, e.g. http://localhost:8000/v1")
+    evaluate.set_defaults(func=cmd_eval)
+
     bench = sub.add_parser("bench", help="benchmarks that print numbers beside a baseline measured in the same run")
     bench_sub = bench.add_subparsers(dest="benchmark", required=True)
     perf = bench_sub.add_parser("perf", help="the default perception chain vs a naive open3d pipeline (640x480)")
@@ -220,12 +311,51 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", metavar="OUT", help="also write the result (with every episode) as JSON to OUT")
     sim.set_defaults(func=cmd_bench_sim)
 
-    demo = sub.add_parser("demo", help="run camera_node + agent_node on a generated scene and ask over ROS")
-    demo.add_argument("--frames", default="synthetic:0", help="what camera_node publishes (default synthetic:0)")
-    demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the result")
+    demo = sub.add_parser("demo", help="the simulated arm carries out a command over ROS (sim_node + agent_node); "
+                                       "with --frames, camera_node + agent_node answer a question")
+    demo.add_argument("--frames", help="run the camera demo: what camera_node publishes (e.g. synthetic:0, a bag)")
+    demo.add_argument("--seed", type=int, default=0, help="scene seed of the simulated demo (default 0)")
+    demo.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the result")
     demo.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID for the demo's nodes (default: from the pid)")
-    demo.add_argument("question", nargs="?", default="How many objects are on the table?")
+    demo.add_argument("question", nargs="?", help="the task (default: 'put the red cube in the blue bowl'; with "
+                                                  "--frames: 'How many objects are on the table?')")
     demo.set_defaults(func=cmd_demo)
+
+    up = sub.add_parser("up", help="start the node set of sim, replay or robot (as the launch files do) until Ctrl-C")
+    up.add_argument("mode", choices=["sim", "replay", "robot"], help="which node set (see README, On the robot PC)")
+    up.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a launch argument (robot=fr3, rviz=true, scene_seed=3), a configuration key for agent_node "
+                         "(agent.max_turns=4) or a node parameter (sim_node.speed=2)")
+    up.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID of the nodes (default: the environment's)")
+    up.add_argument("--log-dir", help="folder for the nodes' logs (default: a new temporary folder)")
+    up.set_defaults(func=cmd_up)
+
+    record = sub.add_parser("record", help="record ROS topics into a rosbag2 (mcap or sqlite3) until Ctrl-C")
+    record.add_argument("out", help="the bag folder to create (must not exist)")
+    record.add_argument("--topics", nargs="+", help="topics to record (default: the camera topics, /joint_states, "
+                                                    "/spacetools/task, status, result and /clock)")
+    record.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="storage plugin (default mcap)")
+    record.add_argument("--duration", type=float, help="stop after this many seconds (default: at Ctrl-C)")
+    record.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: the environment's)")
+    record.set_defaults(func=cmd_record)
+
+    replay = sub.add_parser("replay", help="publish a rosbag2's messages with their recorded timing")
+    replay.add_argument("bag", help="a bag folder or .mcap / .db3 file")
+    replay.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1)")
+    replay.add_argument("--loop", action="store_true", help="start again at the end (until Ctrl-C)")
+    replay.add_argument("--topics", nargs="+", help="replay only these topics (default: all)")
+    replay.add_argument("--start-offset", type=float, default=0.0, metavar="S",
+                        help="start S seconds after the bag's first message (default 0)")
+    replay.add_argument("--duration", "--playback-duration", type=float, metavar="S",
+                        help="replay only S seconds of the bag (a window; with --loop, that window again and again)")
+    replay.add_argument("--clock", type=float, nargs="?", const=40.0, metavar="HZ",
+                        help="publish /clock with the bag time at HZ (default 40) for use_sim_time nodes")
+    replay.add_argument("--reliable", action="store_true",
+                        help="publish every topic reliable (default: sensor topics with sensor-data QoS)")
+    replay.add_argument("--delay", type=float, default=0.0, metavar="S",
+                        help="wait S seconds before publishing (lets subscribers discover the publishers)")
+    replay.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: the environment's)")
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

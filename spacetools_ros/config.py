@@ -18,7 +18,8 @@ from spacetools_ros.perception.tabletop import TabletopConfig
 from spacetools_ros.sources.topics import CameraTopics
 
 PLANNERS = ("scripted", "transformers", "openai")
-ROBOT_BACKENDS = ("none", "dry_run", "sim")
+ROBOT_BACKENDS = ("none", "dry_run", "sim", "ros_sim", "moveit")
+SIMULATED_BACKENDS = ("sim", "ros_sim")
 
 
 def _default_config_path() -> Path:
@@ -91,17 +92,44 @@ class PlannerConfig:
 
 @dataclass
 class RobotConfig:
-    """The arm behind the robot.* tools: none (perception only), dry_run (check and plan, never move) or sim
-    (a PyBullet :class:`~spacetools_ros.robot.sim.TabletopSim` the caller builds and passes to build_agent)."""
+    """The arm behind the robot.* tools: none (perception only), dry_run (check and plan, never move), sim
+    (a PyBullet :class:`~spacetools_ros.robot.sim.TabletopSim` the caller builds and passes to build_agent),
+    ros_sim (sim_node over ROS; agent_node passes its node to build_agent) or moveit (moveit_py on the robot PC).
+
+    execution_enabled: the execution gate at start-up; None (default) means on in simulation (sim, ros_sim) and
+    off on a real robot (moveit), where it is switched on over /spacetools/enable_execution.
+    """
 
     backend: str = "none"
     profile: str = "panda"
+    execution_enabled: bool | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in ROBOT_BACKENDS:
             raise ConfigError(f"robot.backend: '{self.backend}' is not one of {', '.join(ROBOT_BACKENDS)}")
-        if self.profile not in ("panda",):
-            raise ConfigError(f"robot.profile: '{self.profile}' is not one of panda")
+        self._check_profile()
+        if self.execution_enabled is not None and not isinstance(self.execution_enabled, bool):
+            raise ConfigError(f"robot.execution_enabled: must be true, false or null, got {self.execution_enabled!r}")
+
+    def _check_profile(self) -> None:
+        """robot.profile must name a shipped profile (config/robots/<name>.yaml) or a readable profile YAML file."""
+        from spacetools_ros.robot.profile import PROFILE_NAMES, ProfileError, is_profile_file, load_profile
+
+        known = isinstance(self.profile, str) and (self.profile in PROFILE_NAMES or is_profile_file(self.profile))
+        if not known:
+            raise ConfigError(f"robot.profile: '{self.profile}' is not one of {', '.join(PROFILE_NAMES)} "
+                              "nor a profile YAML file (.yaml)")
+        try:
+            load_profile(self.profile)
+        except ProfileError as exc:
+            raise ConfigError(f"robot.profile: {exc}") from None
+
+    @property
+    def starts_enabled(self) -> bool:
+        """Whether the execution gate starts enabled (see execution_enabled)."""
+        if self.execution_enabled is not None:
+            return self.execution_enabled
+        return self.backend in SIMULATED_BACKENDS
 
 
 @dataclass

@@ -45,8 +45,18 @@ def test_bad_inputs_are_one_line_errors_not_tracebacks(tmp_path):
     assert run.returncode == 2 and "planner" in run.stderr
 
 
-def test_demo_runs_both_nodes_and_prints_the_right_count(ros_domain):
-    run = spacetools("demo", "--domain-id", str(ros_domain))
+def test_demo_puts_the_red_cube_in_the_blue_bowl_in_the_simulator_over_ros(ros_domain):
+    run = spacetools("demo", "--domain-id", str(ros_domain), timeout=400)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert "task: put the red cube in the blue bowl" in lines
+    truth = next(line for line in lines if line.startswith("ground truth: "))
+    assert truth.startswith("ground truth: red_box_0 centre at") and truth.endswith(": in the bowl"), truth
+    assert lines[-1].startswith("answer: ")
+
+
+def test_camera_demo_runs_both_nodes_and_prints_the_right_count(ros_domain):
+    run = spacetools("demo", "--frames", "synthetic:0", "--domain-id", str(ros_domain))
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.strip().splitlines()
     truth = next(line for line in lines if line.startswith("ground truth: "))

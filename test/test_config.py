@@ -60,3 +60,18 @@ def test_configured_model_with_a_missing_path_fails_at_start_up():
         build_agent(config)
     with pytest.raises(ConfigError, match=r"models.depth: unknown key\(s\) \['paht'\]"):
         load_config(overrides=["models.depth={kind: sam, paht: /x}"])
+
+
+@pytest.mark.parametrize(("backend", "enabled"), [("sim", True), ("ros_sim", True), ("moveit", False),
+                                                  ("dry_run", False)])
+def test_execution_gate_is_on_in_simulation_and_off_on_a_robot_by_default(backend, enabled):
+    assert load_config(overrides=[f"robot.backend={backend}"]).robot.starts_enabled is enabled
+    config = load_config(overrides=[f"robot.backend={backend}", f"robot.execution_enabled={str(not enabled).lower()}"])
+    assert config.robot.starts_enabled is (not enabled)
+
+
+def test_the_moveit_backend_without_moveit_py_is_a_clear_start_up_error():
+    from spacetools_ros.agent.factory import build_manipulator
+
+    with pytest.raises(ConfigError, match="robot.backend moveit: .*moveit"):
+        build_manipulator(load_config(overrides=["robot.backend=moveit"]), camera=None)

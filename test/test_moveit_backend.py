@@ -471,3 +471,45 @@ def test_missing_moveit_gives_clear_error(monkeypatch):
         MoveItBackend(PANDA, MotionGuard.from_profile(PANDA, gate), gate, kinematics=KIN)
     assert str(info.value) == MOVEIT_MISSING_MESSAGE
     assert "ros-jazzy-moveit-py" in str(info.value)
+
+
+def test_perceived_objects_become_collision_objects_before_planning_but_not_the_target(standin):
+    from spacetools_ros.robot.skills import Manipulator
+
+    backend, world = make_backend(dry_run=True, joint_state_reader=lambda: dict(zip(NAMES, HOME, strict=True)))
+    set_plan(world, "panda_arm", trajectory(world))
+    grasp = np.diag([1.0, -1.0, -1.0, 1.0])  # top-down
+    grasp[:3, 3] = [0.5, 0.0, 0.06]
+    target = SimpleNamespace(id=3, centroid_base=np.array([0.505, 0.01, 0.04]), extent=np.array([0.05, 0.04, 0.08]))
+    beside = SimpleNamespace(id=5, centroid_base=np.array([0.5, 0.2, 0.05]), extent=np.array([0.06, 0.06, 0.1]))
+    unposed = SimpleNamespace(id=7, centroid_base=None, extent=np.array([0.06, 0.06, 0.1]))
+    result = Manipulator(backend).execute_grasp(grasp, obstacles=[target, beside, unposed])
+    assert result.success and not result.moved, result.message
+    applied = [c[1][0] for c in world.rec.find("scene.apply_collision_object")]
+    assert [(m.id, m.operation) for m in applied] == [("perceived_5", FakeCollisionObject.ADD)]
+    names = world.rec.names()
+    assert names.index("scene.apply_collision_object") < names.index("panda_arm.plan")
+    assert "execute" not in names
+
+    # a place replaces them: the support under the place point and the held object (under the TCP) are left out
+    world.rec.calls.clear()
+    bowl = SimpleNamespace(id=8, centroid_base=np.array([0.6, -0.2, 0.03]), extent=np.array([0.15, 0.15, 0.06]))
+    Manipulator(backend).place_at(np.array([0.61, -0.19, 0.01]), obstacles=[bowl, beside])
+    applied = [c[1][0] for c in world.rec.find("scene.apply_collision_object")]
+    assert [(m.id, m.operation) for m in applied][:2] == [("perceived_5", FakeCollisionObject.REMOVE),
+                                                         ("perceived_5", FakeCollisionObject.ADD)]
+    assert all(m.id != "perceived_8" for m in applied)
+
+
+def test_obstacle_selection_for_grasp_and_place():
+    from spacetools_ros.robot.obstacles import grasp_obstacles, place_obstacles
+
+    def obj(i, x, y, size=0.06):
+        return SimpleNamespace(id=i, centroid_base=np.array([x, y, 0.05]), extent=np.array([size, size, 0.1]))
+
+    a, b, c, d = obj(0, 0.5, 0.0), obj(1, 0.53, 0.0), obj(2, 0.7, 0.2, size=0.16), obj(3, 0.5, 0.15)
+    # two footprints hold the grasp point: the nearer one is the target
+    assert grasp_obstacles([a, b, c], [0.525, 0.0, 0.05]) == [a, c]
+    assert grasp_obstacles([a, b, c], [0.3, -0.3, 0.05]) == [a, b, c]  # grasping nothing known: avoid all
+    # placing into the wide object c, holding a (the TCP above it): only d is an obstacle
+    assert place_obstacles([a, c, d], [0.72, 0.18, 0.01], [0.5, 0.0, 0.2]) == [d]

@@ -27,12 +27,17 @@ def test_every_node_module_has_a_console_script():
     assert "spacetools_ros.cli:main" in targets
 
 
-def test_launch_files_compile_and_name_installed_executables():
+def test_launch_files_compile_and_their_nodes_are_installed_executables():
+    from spacetools_ros.ros.graph import MODES, PACKAGE, node_set
+
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    scripts = next(ast.literal_eval(n.value) for n in ast.walk(tree)
+                   if isinstance(n, ast.keyword) and n.arg == "entry_points")["console_scripts"]
+    installed = {s.split("=")[0].strip() for s in scripts}
     for path in (ROOT / "launch").glob("*.launch.py"):
-        source = path.read_text()
-        compile(source, str(path), "exec")
-        for executable in ("camera_node", "agent_node"):
-            assert f'executable="{executable}"' in source
+        compile(path.read_text(), str(path), "exec")
+    ours = {spec.executable for mode in MODES if mode != "robot" for spec in node_set(mode) if spec.package == PACKAGE}
+    assert {"sim_node", "agent_node", "camera_node"} <= ours <= installed
 
 
 def test_core_imports_without_rclpy_or_ros_messages():

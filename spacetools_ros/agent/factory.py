@@ -36,34 +36,58 @@ def build_backends(config: AppConfig) -> PerceptionBackends:
     return backends
 
 
-def build_manipulator(config: AppConfig, camera: FrameSource | None, sim: object | None = None) -> Manipulator | None:
+def build_manipulator(config: AppConfig, camera: FrameSource | None, sim: object | None = None,
+                      node: object | None = None) -> Manipulator | None:
     """The arm behind the robot.* tools, or None when config.robot.backend is "none".
 
     dry_run: checks and plans against the camera's frames, never moves (camera is required).
     sim: executes in ``sim``, a running :class:`~spacetools_ros.robot.sim.TabletopSim` (required; camera is
-    ignored, captures are rendered by the sim itself), through an enabled execution gate.
+    ignored, captures are rendered by the sim itself).
+    ros_sim: commands sim_node over ROS through ``node`` (an rclpy node spun on another thread; required), with
+    captures from camera (required).
+    moveit: moveit_py on the robot PC (MoveIt's parameters from the node's launch file), captures from camera.
+    The execution gate starts as config.robot.starts_enabled says (on in simulation, off on a robot).
     """
     if config.robot.backend == "none":
         return None
-    from spacetools_ros.robot.profile import PANDA
+    from spacetools_ros.robot.profile import ProfileError, profile_for_backend
     from spacetools_ros.robot.safety import ExecutionGate, MotionGuard
 
+    try:  # the arm config.robot.profile names, checked for this backend (complete, and an arm it can drive)
+        profile = profile_for_backend(config.robot.profile, config.robot.backend)
+    except ProfileError as exc:
+        raise ConfigError(f"robot.profile: {exc}") from None
+
+    gate = ExecutionGate(enabled=config.robot.starts_enabled)
+    guard = MotionGuard.from_profile(profile, gate=gate)
     if config.robot.backend == "sim":
         if sim is None:
             raise ConfigError("robot.backend sim needs a running simulation: pass sim=TabletopSim(...) to "
                               "build_agent / build_manipulator")
         from spacetools_ros.robot.sim import SimBackend
 
-        gate = ExecutionGate(enabled=True)
-        guard = MotionGuard.from_profile(PANDA, gate=gate)
-        return Manipulator(SimBackend(sim, guard, gate, PANDA))
+        return Manipulator(SimBackend(sim, guard, gate, profile))
+    if config.robot.backend == "ros_sim":
+        if node is None or camera is None:
+            raise ConfigError("robot.backend ros_sim needs an rclpy node and a camera source: pass node= and camera= "
+                              "to build_agent / build_manipulator (agent_node does)")
+        from spacetools_ros.robot.ros_sim_backend import RosSimBackend
+
+        return Manipulator(RosSimBackend(node, camera, guard, gate, profile))
+    if config.robot.backend == "moveit":
+        try:
+            from spacetools_ros.robot.moveit_backend import MoveItBackend
+
+            return Manipulator(MoveItBackend(profile, guard, gate, camera=camera))
+        except (ImportError, RuntimeError) as exc:  # moveit_py missing, or MoveItPy failed to start
+            raise ConfigError(f"robot.backend moveit: {exc}") from None
     from spacetools_ros.robot.dry_run import DryRunBackend
     from spacetools_ros.robot.kinematics import ArmKinematics
 
     if camera is None:
         raise ConfigError("robot.backend dry_run needs a camera source for robot.capture_image")
-    guard = MotionGuard.from_profile(PANDA, gate=ExecutionGate(dry_run=True))
-    return Manipulator(DryRunBackend(PANDA, guard, camera, ArmKinematics(profile=PANDA)))
+    guard = MotionGuard.from_profile(profile, gate=ExecutionGate(dry_run=True))
+    return Manipulator(DryRunBackend(profile, guard, camera, ArmKinematics(profile=profile)))
 
 
 def build_registry(config: AppConfig, backends: PerceptionBackends | None = None,
@@ -97,14 +121,18 @@ def build_planner(config: AppConfig) -> Planner:
     return ScriptedPlanner()
 
 
-def build_agent(config: AppConfig, camera: FrameSource | None = None, sim: object | None = None) -> Agent:
+def build_agent(config: AppConfig, camera: FrameSource | None = None, sim: object | None = None,
+                node: object | None = None) -> Agent:
     """An Agent with the configured planner, tools and loop limits; camera feeds robot.capture_image
-    (dry_run), sim is the TabletopSim the robot tools act in (robot.backend sim)."""
+    (dry_run, ros_sim), sim is the TabletopSim the robot tools act in (robot.backend sim), node the rclpy node
+    the ros_sim backend talks to sim_node through."""
     planner = build_planner(config)
-    manipulator = build_manipulator(config, camera, sim)
-    registry = build_registry(config, manipulator=manipulator)
+    manipulator = build_manipulator(config, camera, sim, node)
+    backends = build_backends(config)
+    registry = build_registry(config, backends, manipulator=manipulator)
     if hasattr(planner, "set_tools"):  # planners that send tools natively get the schemas directly
         planner.set_tools(registry.schemas())
     agent = Agent(planner, registry, config.agent)
     agent.manipulator = manipulator  # the arm (or None): nodes reach its execution gate through it
+    agent.backends = backends  # the perception the tools use (its scene cache feeds visualisation)
     return agent

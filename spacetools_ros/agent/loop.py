@@ -94,6 +94,7 @@ class Agent:
         self.registry = registry
         self.config = config or AgentConfig()
         self.manipulator = None  # set by the factory when the agent has robot tools
+        self.backends = None  # set by the factory: the perception backends behind the tools
 
     def system_prompt(self) -> str:
         """The system message: instructions and the hermes <tools> block."""

@@ -195,6 +195,22 @@ def json_safe(value: Any, max_array: int = DATA_ARRAY_MAX) -> Any:
     return {"type": type(value).__name__, "repr": repr(value)[:200]}
 
 
+def episode_message(episode: Episode, task_id: str = "", scrubber: Scrubber | None = None) -> dict[str, Any]:
+    """The trace of one episode as one JSON object (what agent_node publishes on /spacetools/trace): task_id,
+    task, state, answer, error, turns, timings, tool_calls (name, arguments, ok, text, duration_s, stored,
+    new_images, data with large arrays summarised) and messages (role and text of the conversation). Credentials
+    are scrubbed; images are not included (their indices are)."""
+    scrubber = scrubber or Scrubber()
+    calls = [{**c.summary(), "data": json_safe(c.data)} for c in episode.tool_calls]
+    messages = [{"role": m.get("role"), "content": m.get("content") if isinstance(m.get("content"), str) else
+                 json_safe(m.get("content"))} for m in episode.messages]
+    record = {"task_id": task_id, "task": episode.task, "state": episode.state, "answer": episode.answer,
+              "error": episode.error, "turns": episode.turns,
+              "timings": {k: round(v, 4) for k, v in episode.timings.items()}, "tool_calls": calls,
+              "messages": messages}
+    return scrubber.obj(json_safe(record))
+
+
 def _is_mask(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype == bool and value.ndim == 2 and value.size > 0
 

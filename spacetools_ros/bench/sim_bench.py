@@ -12,6 +12,11 @@ truth, never from the agent's answer:
   its centre lies within 0.20 m (horizontally) of the reference object's centre, and the arm has let go (no
   finger contact). Resting on the table also excludes ending on top of the reference.
 
+A third judge, :func:`judge_in_container` ("place_in", e.g. "put the red cube in the blue bowl" on a
+:func:`container_scene`), is not a benchmark family: after 0.5 s of settling, the object's centre lies within the
+container's inner radius (horizontally) of the container's centre, its bottom rests above the table and below the
+container's rim (inside it, on its bottom), the arm has let go, and the container stands upright.
+
 Targets: an object is graspable when its footprint's wider side is at most 7 cm (the open hand is 8 cm) and its
 centre is less than 0.65 m from the robot base; the target's colour (and the reference's, for pick_place) must be
 unique in the scene, so that the colour names one object. A scene without such a target (or without a uniquely
@@ -112,6 +117,52 @@ def judge(family: str, world: Any, target: Any, reference: Any | None, start_z: 
     if problems:
         return False, "ground truth: " + ", ".join(problems)
     return True, ""
+
+
+CONTAINER_INCLUDE = (("red", "box"), ("blue", "bowl"))
+"""The objects of :func:`container_scene`: a red cube and a blue bowl, before the random ones."""
+CONTAINER_COMMAND = "put the red cube in the blue bowl"
+"""The command of the place-in demo on a :func:`container_scene`."""
+
+
+def judge_in_container(world: Any, target: Any, container: Any) -> tuple[bool, str]:
+    """Ground-truth success of putting ``target`` into ``container`` (SceneObjectSpecs of ``world``'s objects) and,
+    when it failed, why (a short sentence).
+
+    After SETTLE_STEPS of physics: the target's centre lies within the container's inner radius (horizontally) of
+    the container's centre; the target's bottom is above the table (at least half the container's inner bottom
+    height up) and below the container's rim, so it rests inside; the arm has let go of it; the container is
+    upright within UPRIGHT_DEG.
+    """
+    world.step(SETTLE_STEPS)
+    poses, bottoms = world.object_poses(), world.object_bottoms()
+    pose, box = poses[target.name], poses[container.name]
+    distance = float(np.linalg.norm(pose[:2, 3] - box[:2, 3]))
+    bottom = bottoms[target.name]
+    tilt = math.degrees(math.acos(float(np.clip(box[2, 2], -1.0, 1.0))))
+    problems = []
+    if distance > container.inner_radius:
+        problems.append(f"{distance:.3f} m from the {container.shape}'s centre (inner radius "
+                        f"{container.inner_radius:.3f} m)")
+    if bottom < 0.5 * container.inner_bottom:
+        problems.append(f"bottom at z={bottom:.3f} m, on the table")
+    elif bottom > bottoms[container.name] + float(container.size[2]):
+        problems.append(f"bottom at z={bottom:.3f} m, above the {container.shape}'s rim")
+    if _touching(world, target.name):
+        problems.append("still held")
+    if tilt > UPRIGHT_DEG:
+        problems.append(f"the {container.shape} tilted {tilt:.0f} deg")
+    if problems:
+        return False, "ground truth: " + ", ".join(problems)
+    return True, ""
+
+
+def container_scene(seed: int, num_objects: int = 4) -> Any:
+    """The place-in demo's scene of a seed: generate_tabletop(seed, num_objects, include=CONTAINER_INCLUDE), a red
+    cube and a blue bowl within the arm's reach, then random boxes and cylinders."""
+    from spacetools_ros.sources.synthetic import generate_tabletop
+
+    return generate_tabletop(seed=seed, num_objects=num_objects, include=list(CONTAINER_INCLUDE))
 
 
 def scene_for(seed: int) -> Any:

@@ -77,11 +77,29 @@ class ObjectAttributes:
     shape: str
     volume: float
     point: tuple[float, float]
+    opening: tuple[float, float] | None = None  # hollow objects (bowl, cup): the middle of the inside bottom
 
     @property
     def colour(self) -> str:
         """The dominant colour name."""
         return max(self.colours, key=self.colours.get)
+
+
+def _footprint(obj: SegmentedObject, cloud: np.ndarray, plane: TablePlane) -> tuple | None:
+    """The object's finite points (Nx3), their heights above the table, their footprint on the plane (Nx2), the
+    footprint rectangle (centre, (w, h), angle) and a keep mask over the mask's pixels; None for < 10 points."""
+    points = cloud[obj.mask]
+    keep = np.isfinite(points).all(axis=1)
+    points = points[keep]
+    if len(points) < 10:
+        return None
+    normal = plane.normal
+    height = points @ normal + plane.coefficients[3]
+    a = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(normal, a)
+    foot = np.stack([points @ a, points @ b], 1).astype(np.float32)
+    return points, height, foot, cv2.minAreaRect(foot), keep
 
 
 def shape_category(obj: SegmentedObject, cloud: np.ndarray, plane: TablePlane) -> str:
@@ -90,17 +108,10 @@ def shape_category(obj: SegmentedObject, cloud: np.ndarray, plane: TablePlane) -
     Uses the footprint (points seen from above the table), the height-to-width ratio and whether
     the top is hollow (the middle of the footprint lower than its rim).
     """
-    points = cloud[obj.mask]
-    points = points[np.isfinite(points).all(axis=1)]
-    if len(points) < 10:
+    found = _footprint(obj, cloud, plane)
+    if found is None:
         return "box"
-    normal = plane.normal
-    height = points @ normal + plane.coefficients[3]
-    a = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
-    a /= np.linalg.norm(a)
-    b = np.cross(normal, a)
-    foot = np.stack([points @ a, points @ b], 1).astype(np.float32)
-    (centre, (rw, rh), _) = cv2.minAreaRect(foot)
+    points, height, foot, (centre, (rw, rh), _), _ = found
     hull_area = cv2.contourArea(cv2.convexHull(foot))
     fill = hull_area / max(rw * rh, 1e-9)
     width = max(rw, rh)
@@ -118,8 +129,29 @@ def shape_category(obj: SegmentedObject, cloud: np.ndarray, plane: TablePlane) -
     return "box" if fill >= 0.9 else "cylinder"
 
 
+def opening_point(obj: SegmentedObject, cloud: np.ndarray, plane: TablePlane) -> tuple[float, float] | None:
+    """The normalised point of a hollow object (bowl, cup) at the middle of its opening: the visible point lower
+    than half its height that lies nearest (on the table plane) to its footprint's centre, i.e. the middle of the
+    inside bottom, where something put into it goes. None when no such point is seen."""
+    found = _footprint(obj, cloud, plane)
+    if found is None:
+        return None
+    _, height, foot, (centre, _, _), keep = found
+    low = height < 0.5 * obj.height_m
+    if not low.any():
+        return None
+    radial = np.linalg.norm(foot - np.asarray(centre, dtype=np.float32), axis=1)
+    best = int(np.argmin(np.where(low, radial, np.inf)))
+    vs, us = np.nonzero(obj.mask)
+    v, u = vs[keep][best], us[keep][best]
+    x, y = pixel_to_normalized(u, v, obj.mask.shape[1], obj.mask.shape[0])
+    return float(x), float(y)
+
+
 def describe(obj: SegmentedObject, frame_rgb: np.ndarray, cloud: np.ndarray, plane: TablePlane) -> ObjectAttributes:
-    """Colours, shape, box volume and an interior point of one segmented object."""
-    return ObjectAttributes(obj=obj, colours=colour_fractions(frame_rgb[obj.mask]),
-                            shape=shape_category(obj, cloud, plane), volume=float(np.prod(obj.extent)),
-                            point=interior_point(obj.mask))
+    """Colours, shape, box volume, an interior point of one segmented object, and for a bowl or a cup the point
+    in the middle of its opening (where things are put in)."""
+    shape = shape_category(obj, cloud, plane)
+    opening = opening_point(obj, cloud, plane) if shape in ("bowl", "cup") else None
+    return ObjectAttributes(obj=obj, colours=colour_fractions(frame_rgb[obj.mask]), shape=shape,
+                            volume=float(np.prod(obj.extent)), point=interior_point(obj.mask), opening=opening)

@@ -1,10 +1,11 @@
 """Classical grounding of referring expressions on segmented tabletop objects (no model needed).
 
 Understands colour names, sizes (large/small/tall/short), positions (left/right/front/back,
-nearest/farthest, closest to the robot), a coarse shape (box, can/cylinder, bowl, cup, bottle),
-relations to another object ("the cube left of the bowl") and free space ("an empty spot left of
-the bowl"). Left/right/front/back are from the camera's point of view, on the table plane.
-Object names ("the ketchup") need a model backend.
+nearest/farthest, closest to the robot), a coarse shape (box/cube, can/cylinder, bowl, cup, bottle),
+relations to another object ("the cube left of the bowl"), free space ("an empty spot left of
+the bowl") and the inside of a hollow object ("inside the blue bowl": the middle of its opening, where
+something put into it goes, instead of a point on the object). Left/right/front/back are from the
+camera's point of view, on the table plane. Object names ("the ketchup") need a model backend.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ RELATIONS = [
     (r"\bin front of\b", "front"), (r"\b(?:behind|in back of|at the back of)\b", "behind"),
     (r"\b(?:next to|near|beside|close to|by)\b", "near"),
 ]
+INSIDE = re.compile(r"\b(inside|into|interior)\b")
 FREE_SPACE = re.compile(r"\b(empty|free|vacant|clear|open)\b|\b(space|spot|place|area|location|room)\b")
 FREE_CLEARANCE_M = 0.06  # a free spot keeps this far from every object point
 FREE_OFFSET_M = 0.10  # preferred distance of a free spot from the anchor object's centre
@@ -62,6 +64,7 @@ class Reference:
     relation: str | None = None
     anchor: Reference | None = None
     free_space: bool = False
+    inside: bool = False
 
     @property
     def selective(self) -> bool:
@@ -78,7 +81,7 @@ def parse_reference(phrase: str) -> Reference:
             ref = parse_reference(text[: match.start()])
             ref.relation, ref.anchor = relation, parse_reference(text[match.end():])
             return ref
-    ref = Reference(free_space=bool(FREE_SPACE.search(text)))
+    ref = Reference(free_space=bool(FREE_SPACE.search(text)), inside=bool(INSIDE.search(text)))
     words = text.split()
     for word in words:
         name = COLOUR_SYNONYMS.get(word, word)
@@ -158,7 +161,8 @@ class ClassicalGrounding(PointingBackend):
         if not objects:
             raise BackendError("no objects found on the table")
         ranked = self._select(ref, objects, layout, phrase)
-        return [Detection(a.point, score, _box(a), a.shape) for a, score in ranked[:max(1, max_results)]]
+        return [Detection(a.opening if ref.inside and a.opening is not None else a.point, score, _box(a), a.shape)
+                for a, score in ranked[:max(1, max_results)]]
 
     def _select(self, ref: Reference, objects: list[ObjectAttributes], layout: _Layout,
                 phrase: str) -> list[tuple[ObjectAttributes, float]]:

@@ -8,7 +8,9 @@ built on the primitives in robot/skills.py, the same for every backend.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +82,12 @@ class RobotBackend(abc.ABC):
     def plan_to_pose(self, T_base_tcp: np.ndarray) -> MotionResult:
         """Whether a checked pose can be reached (backends with a planner or IK override this)."""
         return MotionResult(True, 0.0, False, "no planner: reachability not checked")
+
+    def set_obstacles(self, objects: Sequence[Any]) -> list[str]:
+        """Make the planner avoid these perceived objects (``centroid_base``, ``extent``, ``id``), replacing the
+        ones set before; returns the ids the planner now knows. Backends without a collision-aware planner keep
+        this no-op (the simulators' worlds hold the real objects, and contact is physical there)."""
+        return []
 
     def stop(self) -> None:
         """Stop any motion now (cancel); backends override to halt their controllers."""

@@ -42,7 +42,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,7 @@ from spacetools_ros.frames.frame import RGBDFrame
 from spacetools_ros.robot.backend import MotionError, MotionResult, RobotBackend
 from spacetools_ros.robot.profile import RobotProfile
 from spacetools_ros.robot.safety import ExecutionGate, MotionGuard, SafetyError
+from spacetools_ros.ros.conversions import matrix_to_pose_msg, pose_msg_to_matrix  # noqa: F401 (re-exported)
 from spacetools_ros.sources.base import FrameSource, FrameSourceError
 
 __all__ = ["MOVEIT_MISSING_MESSAGE", "MoveItBackend", "pose_msg_to_matrix", "matrix_to_pose_msg"]
@@ -71,31 +72,6 @@ _CLOSED_WIDTH_M = 1.0e-6  # widths at or below this mean "close"
 
 
 # --------------------------------------------------------------------------------------- conversions
-
-
-def matrix_to_pose_msg(T: np.ndarray) -> Any:
-    """A 4x4 rigid transform as a geometry_msgs/Pose (quaternion via scipy, x y z w)."""
-    from geometry_msgs.msg import Pose
-    from scipy.spatial.transform import Rotation
-
-    M = np.asarray(T, dtype=np.float64)
-    x, y, z, w = Rotation.from_matrix(M[:3, :3]).as_quat()
-    pose = Pose()
-    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in M[:3, 3])
-    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (
-        float(x), float(y), float(z), float(w))
-    return pose
-
-
-def pose_msg_to_matrix(pose: Any) -> np.ndarray:
-    """A geometry_msgs/Pose (or anything with position.x.. and orientation.x..w) as a 4x4 transform."""
-    from scipy.spatial.transform import Rotation
-
-    o, p = pose.orientation, pose.position
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_quat([float(o.x), float(o.y), float(o.z), float(o.w)]).as_matrix()
-    T[:3, 3] = (float(p.x), float(p.y), float(p.z))
-    return T
 
 
 def _seconds(value: Any) -> float:
@@ -171,6 +147,7 @@ class MoveItBackend(RobotBackend):
         self.T_link8_tcp: np.ndarray = np.linalg.inv(kinematics.fk(q_ref, "flange")) @ kinematics.fk(q_ref, "tcp")
         """The TCP in the tip link's frame (constant; from the URDF)."""
         self.camera = camera
+        self._obstacle_ids: list[str] = []
         self.joint_state_reader = joint_state_reader
         self.plan_request_namespace = plan_request_namespace
         self.finger_joints = finger_joints if finger_joints is not None else profile.extras.get("finger_joints")
@@ -535,6 +512,12 @@ class MoveItBackend(RobotBackend):
                 for msg in messages:
                     scene.apply_collision_object(msg)
         return ids
+
+    def set_obstacles(self, objects: Sequence[Any]) -> list[str]:
+        """Replace the perceived objects in MoveIt's planning scene (ids prefixed ``perceived_``) with these."""
+        self.remove_collision_objects(self._obstacle_ids)
+        self._obstacle_ids = self.add_collision_objects(objects, prefix="perceived_")
+        return list(self._obstacle_ids)
 
     def remove_collision_objects(self, ids: Iterable[str]) -> None:
         """Remove collision objects (by id) from MoveIt's planning scene."""

@@ -8,6 +8,7 @@ reason and the node keeps running.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import queue
@@ -22,16 +23,22 @@ from spacetools_ros.config import ConfigError, load_config
 from spacetools_ros.perception.models import ModelConfigError
 from spacetools_ros.ros.node_params import ParameterError, declare_parameters
 from spacetools_ros.ros.node_runtime import spin_until_shutdown, stop_node
-from spacetools_ros.ros.qos import task_qos
+from spacetools_ros.ros.qos import report_qos, task_qos
 
 TASK_TOPIC = "/spacetools/task"
 CANCEL_SERVICE = "/spacetools/cancel"
 ENABLE_SERVICE = "/spacetools/enable_execution"
 STATUS_TOPIC = "/spacetools/status"
 RESULT_TOPIC = "/spacetools/result"
+TRACE_TOPIC = "/spacetools/trace"
+REJECTION_LOG_PERIOD_S = 5.0  # refused task messages are summarised in the log this often
+MARKERS_TOPIC = "/spacetools/markers"
+DEBUG_IMAGE_TOPIC = "/spacetools/debug_image"
 
 PARAMETERS = {
     "config": ("", "YAML configuration file (empty: the packaged config/spacetools.yaml)"),
+    "overrides": ("", "configuration overrides 'key=value' separated by ';', as `spacetools --set` "
+                      "(e.g. 'robot.backend=ros_sim;planner=scripted')"),
     "frame_timeout_s": (5.0, "a task fails when no complete frame arrives within this time"),
     "max_task_bytes": (4096, "longer tasks are rejected"),
     "queue_size": (4, "tasks waiting beyond the running one; more are rejected"),
@@ -76,8 +83,10 @@ class AgentNode:
     """Thin adapter: ROS messages in and out, the core Agent in between (run on a worker thread)."""
 
     def __init__(self, node, agent, source, params: dict[str, Any], gate=None) -> None:
+        from sensor_msgs.msg import Image
         from std_msgs.msg import String
         from std_srvs.srv import SetBool, Trigger
+        from visualization_msgs.msg import MarkerArray
 
         self.node = node
         self.agent = agent
@@ -90,9 +99,15 @@ class AgentNode:
         node.create_service(SetBool, ENABLE_SERVICE, self._on_enable)
         self._ids = itertools.count(1)
         self._queue: queue.Queue = queue.Queue(maxsize=params["queue_size"])
-        self._status_pub = node.create_publisher(String, STATUS_TOPIC, task_qos())
-        self._result_pub = node.create_publisher(String, RESULT_TOPIC, task_qos())
+        self._status_pub = node.create_publisher(String, STATUS_TOPIC, report_qos())
+        self._result_pub = node.create_publisher(String, RESULT_TOPIC, report_qos())
+        self._trace_pub = node.create_publisher(String, TRACE_TOPIC, report_qos())
+        self._markers_pub = node.create_publisher(MarkerArray, MARKERS_TOPIC, report_qos(10))
+        self._debug_pub = node.create_publisher(Image, DEBUG_IMAGE_TOPIC, report_qos(2))
         node.create_subscription(String, TASK_TOPIC, self._on_task, task_qos(), raw=True)
+        self._rejected: collections.Counter = collections.Counter()
+        self._rejected_lock = threading.Lock()
+        node.create_timer(REJECTION_LOG_PERIOD_S, self._log_rejections)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="agent_worker", daemon=True)
         self._worker.start()
@@ -123,7 +138,7 @@ class AgentNode:
         publisher.publish(String(data=json.dumps(payload)))
 
     def _finish(self, task_id: str, task: str | None, state: str, answer=None, error=None, episode=None,
-                timings: dict | None = None) -> None:
+                timings: dict | None = None, log: bool = True) -> None:
         result = {"task_id": task_id, "task": task, "state": state, "answer": answer, "error": error,
                   "tool_calls": [], "timings": timings or {}}
         if episode is not None:
@@ -132,22 +147,43 @@ class AgentNode:
                           turns=summary["turns"], timings={**summary["timings"], **(timings or {})})
         self._publish(self._status_pub, {"task_id": task_id, "state": state, "error": result["error"]})
         self._publish(self._result_pub, result)
-        log = self.node.get_logger()
-        (log.info if state == "succeeded" else log.warning)(f"{task_id} {state}: {result['answer'] or result['error']}")
+        if not log:
+            return
+        line = f"{task_id} {state}: {result['answer'] or result['error']}"
+        # rclpy refuses a second severity from one call site, so each severity gets its own line
+        if state == "succeeded":
+            self.node.get_logger().info(line)
+        else:
+            self.node.get_logger().warning(line)
 
     def _on_task(self, raw: bytes) -> None:
         task_id = f"task-{next(self._ids)}"
         text, reason = validate_task_bytes(raw, self.params["max_task_bytes"])
         if reason:
-            self._finish(task_id, None, "failed", error=reason)
+            self._reject(task_id, None, reason)
             return
         try:
             self._queue.put_nowait((task_id, text, time.monotonic()))
         except queue.Full:
-            self._finish(task_id, text, "failed", error=f"queue full ({self.params['queue_size']} tasks waiting)")
+            self._reject(task_id, text, f"queue full ({self.params['queue_size']} tasks waiting)")
             return
         self._publish(self._status_pub, {"task_id": task_id, "state": "queued", "task": text,
                                          "queue_length": self._queue.qsize()})
+
+    def _reject(self, task_id: str, task: str | None, reason: str) -> None:
+        """A task refused at intake: its status and result say why; the log gets a periodic summary instead of a
+        line per message (a flood of garbage must not cost a log line each)."""
+        self._finish(task_id, task, "failed", error=reason, log=False)
+        with self._rejected_lock:
+            self._rejected[reason.split(" (")[0]] += 1
+
+    def _log_rejections(self) -> None:
+        """Log how many tasks were refused at intake since the last call, by reason."""
+        with self._rejected_lock:
+            counts, self._rejected = self._rejected, collections.Counter()
+        if counts:
+            summary = ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
+            self.node.get_logger().warning(f"refused {sum(counts.values())} task message(s): {summary}")
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -171,12 +207,33 @@ class AgentNode:
             return
         self._cancel.clear()
         self._running = task_id
+        planned_before = len(getattr(getattr(self.agent.manipulator, "backend", None), "planned", None) or [])
         try:
             episode = self.agent.run(text, frame, cancel=self._cancel)
         finally:
             self._running = None
         self._finish(task_id, text, episode.state, episode=episode,
                      timings={"queue_and_frame_wait_s": round(waited, 4)})
+        self._visualise(task_id, episode, planned_before)
+
+    def _visualise(self, task_id: str, episode, planned_before: int) -> None:
+        """Publish the episode's trace, markers and debug image (a failure here never fails the task)."""
+        from spacetools_ros.agent.trace import episode_message
+        from spacetools_ros.agent.visuals import collect_visuals, draw_debug_image
+        from spacetools_ros.ros.conversions import rgb_to_image_msg
+        from spacetools_ros.ros.markers import visuals_to_markers
+
+        try:
+            self._publish(self._trace_pub, episode_message(episode, task_id))
+            if not episode.tool_calls:  # nothing was looked at or planned: nothing to draw
+                return
+            visuals = collect_visuals(self.agent, episode, planned_before)
+            self._markers_pub.publish(visuals_to_markers(visuals, self.node.get_clock().now().to_msg()))
+            image = draw_debug_image(visuals)
+            if image is not None:
+                self._debug_pub.publish(rgb_to_image_msg(image, visuals.frame.stamp, visuals.frame.frame_id))
+        except Exception as exc:  # visualisation is best effort
+            self.node.get_logger().error(f"{task_id}: could not publish the visualisation: {exc!r}")
 
     def shutdown(self) -> None:
         """Stop the worker thread."""
@@ -196,13 +253,15 @@ def main(argv: list[str] | None = None) -> int:
     node = rclpy.create_node("spacetools_agent")
     try:
         params = declare_parameters(node, PARAMETERS)
-        config = load_config(params["config"] or None)
+        overrides = [item.strip() for item in params["overrides"].split(";") if item.strip()]
+        config = load_config(params["config"] or None, overrides=overrides)
         pose = params["T_base_camera"] if len(params["T_base_camera"]) == 16 else config.camera.T_base_camera
         if pose is not None and len(pose) != 16:
             raise ParameterError("parameter 'T_base_camera' needs 16 numbers")
         T = np.asarray(pose, dtype=np.float64).reshape(4, 4) if pose is not None else None
         source = TopicSource(node, config.camera.topics(), config.camera.sync_slop_s, T, config.camera.base_frame_id)
-        agent = build_agent(config, camera=source)  # loads configured models now: a bad path fails at start-up
+        # loads configured models now: a bad path fails at start-up
+        agent = build_agent(config, camera=source, node=node)
     except (ParameterError, ConfigError, ModelConfigError) as exc:
         return stop_node(node, str(exc), 2)
     source.open()

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from spacetools_ros.ros.agent_node import CANCEL_SERVICE, ENABLE_SERVICE, RESULT_TOPIC, STATUS_TOPIC, TASK_TOPIC
-from spacetools_ros.ros.qos import task_qos
+from spacetools_ros.ros.qos import report_qos, task_qos
 
 
 class SpaceToolsClient:
@@ -27,8 +27,8 @@ class SpaceToolsClient:
         self._cond = threading.Condition()
         self.statuses: list[dict[str, Any]] = []
         self.results: list[dict[str, Any]] = []
-        self.node.create_subscription(String, STATUS_TOPIC, self._collect(self.statuses), task_qos())
-        self.node.create_subscription(String, RESULT_TOPIC, self._collect(self.results), task_qos())
+        self.node.create_subscription(String, STATUS_TOPIC, self._collect(self.statuses), report_qos())
+        self.node.create_subscription(String, RESULT_TOPIC, self._collect(self.results), report_qos())
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
@@ -90,7 +90,9 @@ class SpaceToolsClient:
         results = self.wait_for_results(before + 1, timeout)
         return results[before] if len(results) > before else None
 
-    def _call(self, kind, name: str, request, timeout: float) -> tuple[bool, str]:
+    def call_service(self, kind, name: str, request, timeout: float = 10.0) -> tuple[bool, str]:
+        """Call a service whose response has ``success`` and ``message`` (std_srvs Trigger / SetBool):
+        (success, message), or (False, why) when it is not available or does not answer within timeout."""
         client = self.node.create_client(kind, name)
         try:
             if not client.wait_for_service(timeout_sec=timeout):
@@ -109,13 +111,13 @@ class SpaceToolsClient:
         """Cancel the running task (std_srvs/Trigger on /spacetools/cancel): (success, message)."""
         from std_srvs.srv import Trigger
 
-        return self._call(Trigger, CANCEL_SERVICE, Trigger.Request(), timeout)
+        return self.call_service(Trigger, CANCEL_SERVICE, Trigger.Request(), timeout)
 
     def enable_execution(self, enable: bool, timeout: float = 10.0) -> tuple[bool, str]:
         """Enable or disable arm motions (std_srvs/SetBool on /spacetools/enable_execution)."""
         from std_srvs.srv import SetBool
 
-        return self._call(SetBool, ENABLE_SERVICE, SetBool.Request(data=enable), timeout)
+        return self.call_service(SetBool, ENABLE_SERVICE, SetBool.Request(data=enable), timeout)
 
     def close(self) -> None:
         """Stop spinning and destroy the node."""

@@ -8,6 +8,7 @@ imported lazily so that this module imports without a ROS installation.
 from __future__ import annotations
 
 import array
+from typing import Any
 
 import numpy as np
 
@@ -289,3 +290,28 @@ def points_to_pointcloud2(
     msg.is_dense = bool(np.isfinite(points.sum()))  # NaN/inf anywhere makes the sum non-finite
     msg.data = _to_uint8_array(cloud)
     return msg
+
+
+def matrix_to_pose_msg(T: np.ndarray) -> Any:
+    """A 4x4 rigid transform as a geometry_msgs/Pose (quaternion via scipy, x y z w)."""
+    from geometry_msgs.msg import Pose
+    from scipy.spatial.transform import Rotation
+
+    M = np.asarray(T, dtype=np.float64)
+    x, y, z, w = Rotation.from_matrix(M[:3, :3]).as_quat()
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in M[:3, 3])
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (
+        float(x), float(y), float(z), float(w))
+    return pose
+
+
+def pose_msg_to_matrix(pose: Any) -> np.ndarray:
+    """A geometry_msgs/Pose (or anything with position.x.. and orientation.x..w) as a 4x4 transform."""
+    from scipy.spatial.transform import Rotation
+
+    o, p = pose.orientation, pose.position
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_quat([float(o.x), float(o.y), float(o.z), float(o.w)]).as_matrix()
+    T[:3, 3] = (float(p.x), float(p.y), float(p.z))
+    return T

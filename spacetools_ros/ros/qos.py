@@ -17,8 +17,24 @@ def camera_publisher_qos(depth: int = 5):
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def task_qos(depth: int = 100):
-    """Reliable keep-last for task, status and result messages; deep enough for bursts of tasks."""
+def task_qos():
+    """Reliable keep-all for /spacetools/task: a burst of tasks is delivered in full and every one gets a status
+    (a keep-last history would silently drop what a busy node has not taken yet)."""
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def report_qos(depth: int = 1000):
+    """Reliable keep-last for what agent_node reports (status, result, trace, markers): deep enough that a reader
+    keeps up with a burst of statuses, bounded so that a reader that stops reading costs the node nothing more."""
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def command_qos(depth: int = 10):
+    """Reliable keep-last for commands (joint trajectories, gripper widths)."""
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE)

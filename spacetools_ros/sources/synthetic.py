@@ -1,10 +1,19 @@
 """A procedurally generated tabletop RGB-D frame, with ground truth, that the project owns.
 
-Boxes and vertical cylinders of named colours stand on a table (top at z = 0 in the base frame
-"base_link", x 0.3..0.9 m, y -0.4..0.4 m, 3 cm thick) above a floor at z = -0.75 m. A pinhole camera
-above the robot base looks down at the table centre at about 50 degrees. The frame is rendered by
-vectorised ray casting (ray/plane, ray/box slab test, ray/vertical cylinder) with Lambertian shading and
-optional Gaussian depth noise; everything is deterministic for a given seed.
+Boxes, vertical cylinders and (when asked for) open-top bowls of named colours stand on a table (top at
+z = 0 in the base frame "base_link", x 0.3..0.9 m, y -0.4..0.4 m, 3 cm thick) above a floor at z = -0.75 m.
+A pinhole camera above the robot base looks down at the table centre at about 50 degrees. The frame is
+rendered by vectorised ray casting (ray/plane, ray/box slab test, ray/vertical cylinder, ray/bowl: outer
+wall, rim, inner wall and inner bottom) with Lambertian shading and optional Gaussian depth noise;
+everything is deterministic for a given seed.
+
+A bowl is a thin-walled open cylinder on a flat bottom plate: outer diameter size[0], height size[2], wall
+BOWL_WALL_M thick, its inner bottom BOWL_BOTTOM_M above the table. The simulator
+(:mod:`spacetools_ros.robot.sim.pybullet_sim`) builds the same body from a bottom disc and wall segments.
+
+``generate_tabletop(seed, n)`` draws only boxes and cylinders, exactly as it always has for a seed; bowls
+appear when asked for: ``bowls=True`` lets the random objects be bowls too, and ``include=[("red", "box"),
+("blue", "bowl")]`` puts those objects first (graspable sizes for boxes and cylinders, within the arm's reach).
 """
 
 from __future__ import annotations
@@ -37,6 +46,24 @@ TABLE_RGB = (190, 150, 105)
 FLOOR_RGB = (95, 95, 100)
 
 MAX_OBJECTS = 8
+SHAPES = ("box", "cylinder", "bowl")
+"""The shapes an object can have."""
+
+BOWL_WALL_M = 0.006
+"""Wall thickness of a bowl (metres)."""
+BOWL_BOTTOM_M = 0.012
+"""Thickness of a bowl's flat bottom: its inner bottom lies this high above the table (metres)."""
+BOWL_DIAMETER_M = (0.12, 0.18)
+"""Range of a generated bowl's outer diameter (metres)."""
+BOWL_HEIGHT_M = (0.04, 0.07)
+"""Range of a generated bowl's height (metres); it is also at most BOWL_MAX_ASPECT of its diameter."""
+BOWL_MAX_ASPECT = 0.45
+INCLUDED_CUBE_SIDE_M = (0.04, 0.055)
+"""Included boxes are cubes with a side in this range (graspable: the open hand is 8 cm)."""
+INCLUDED_CYLINDER_DIAMETER_M = (0.035, 0.06)
+INCLUDED_CYLINDER_HEIGHT_M = (0.06, 0.12)
+INCLUDED_REACH_M = 0.65
+"""Included objects' centres lie within this distance (metres) of the robot base (x = y = 0)."""
 
 _PLACE_X = (0.42, 0.80)
 _PLACE_Y = (-0.26, 0.26)
@@ -49,9 +76,11 @@ _AMBIENT, _DIFFUSE = 0.35, 0.65
 class SceneObjectSpec:
     """One object standing on the table.
 
-    shape is "box" (size = x, y, z extents in its own frame) or "cylinder" (vertical; size = diameter,
-    diameter, height). position is the (x, y) of its centre on the table in the base frame, yaw its
-    rotation about the base z axis (radians). colour is a PALETTE name and rgb its value.
+    shape is "box" (size = x, y, z extents in its own frame), "cylinder" (vertical; size = diameter,
+    diameter, height) or "bowl" (open top, round; size = outer diameter, outer diameter, height; a wall
+    BOWL_WALL_M thick and a flat bottom BOWL_BOTTOM_M thick). position is the (x, y) of its centre on the
+    table in the base frame, yaw its rotation about the base z axis (radians). colour is a PALETTE name and
+    rgb its value.
     """
 
     name: str
@@ -63,8 +92,11 @@ class SceneObjectSpec:
     yaw: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.shape not in ("box", "cylinder"):
-            raise ValueError(f"shape must be 'box' or 'cylinder', got {self.shape!r}")
+        if self.shape not in SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {self.shape!r}")
+        if self.shape == "bowl" and (0.5 * self.size[0] <= BOWL_WALL_M or self.size[2] <= BOWL_BOTTOM_M):
+            raise ValueError(f"a bowl needs a radius above {BOWL_WALL_M} m and a height above {BOWL_BOTTOM_M} m, "
+                             f"got size {self.size}")
 
     @property
     def height(self) -> float:
@@ -79,9 +111,19 @@ class SceneObjectSpec:
     @property
     def radius(self) -> float:
         """Radius of the footprint's bounding circle."""
-        if self.shape == "cylinder":
+        if self.shape in ("cylinder", "bowl"):
             return 0.5 * float(self.size[0])
         return 0.5 * float(np.hypot(self.size[0], self.size[1]))
+
+    @property
+    def inner_radius(self) -> float:
+        """Radius of a bowl's opening (inside its wall); 0 for solid shapes."""
+        return 0.5 * float(self.size[0]) - BOWL_WALL_M if self.shape == "bowl" else 0.0
+
+    @property
+    def inner_bottom(self) -> float:
+        """Height above the table of what rests inside: a bowl's inner bottom; the top for solid shapes."""
+        return BOWL_BOTTOM_M if self.shape == "bowl" else float(self.size[2])
 
 
 @dataclass
@@ -141,6 +183,8 @@ def _ray_object(origin: np.ndarray, dirs: np.ndarray, spec: SceneObjectSpec) -> 
             o_local, dirs @ rot, np.array([-half[0], -half[1], 0.0]), np.array([*half, spec.height])
         )
         return t, n_local @ rot.T
+    if spec.shape == "bowl":
+        return _ray_bowl(origin, dirs, spec)
     r, h = 0.5 * spec.size[0], spec.height
     ox, oy = origin[0] - cx, origin[1] - cy
     dx, dy, dz = dirs[:, 0], dirs[:, 1], dirs[:, 2]
@@ -162,6 +206,51 @@ def _ray_object(origin: np.ndarray, dirs: np.ndarray, spec: SceneObjectSpec) -> 
     normal[on_side, 0] = (ox + t_side[on_side] * dx[on_side]) / r
     normal[on_side, 1] = (oy + t_side[on_side] * dy[on_side]) / r
     normal[~on_side, 2] = 1.0
+    return t, normal
+
+
+def _ray_bowl(origin: np.ndarray, dirs: np.ndarray, spec: SceneObjectSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Entry distance (inf where missed) and base-frame surface normal of rays hitting an open-top bowl.
+
+    The visible surfaces from a camera above the rim: the outer wall (the near intersection with the outer
+    cylinder, 0 <= z <= height), the rim (the annulus at the top), the inner wall (the far intersection with the
+    inner cylinder, seen through the opening, inner bottom <= z <= height) and the inner bottom (a disc). A ray
+    that reaches the inner wall or the inner bottom through the wall material meets the outer wall or the rim
+    first, so the nearest of the four is the visible one.
+    """
+    cx, cy = spec.position
+    outer, h, bottom = 0.5 * float(spec.size[0]), spec.height, BOWL_BOTTOM_M
+    inner = outer - BOWL_WALL_M
+    ox, oy, oz = origin[0] - cx, origin[1] - cy, origin[2]
+    dx, dy, dz = dirs[:, 0], dirs[:, 1], dirs[:, 2]
+    a = dx * dx + dy * dy
+    b = 2.0 * (ox * dx + oy * dy)
+    c0 = ox * ox + oy * oy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        disc_out = b * b - 4.0 * a * (c0 - outer * outer)
+        t_out = (-b - np.sqrt(disc_out)) / (2.0 * a)
+        z_out = oz + t_out * dz
+        out_ok = (disc_out >= 0) & (t_out > 1e-6) & (z_out >= 0) & (z_out <= h)
+        disc_in = b * b - 4.0 * a * (c0 - inner * inner)
+        t_in = (-b + np.sqrt(disc_in)) / (2.0 * a)
+        z_in = oz + t_in * dz
+        in_ok = (disc_in >= 0) & (t_in > 1e-6) & (z_in >= bottom) & (z_in <= h) & (dz < 0)
+        t_rim = (h - oz) / dz
+        rho_rim = (ox + t_rim * dx) ** 2 + (oy + t_rim * dy) ** 2
+        rim_ok = (t_rim > 1e-6) & (rho_rim >= inner * inner) & (rho_rim <= outer * outer)
+        t_bot = (bottom - oz) / dz
+        rho_bot = (ox + t_bot * dx) ** 2 + (oy + t_bot * dy) ** 2
+        bot_ok = (t_bot > 1e-6) & (rho_bot <= inner * inner)
+    candidates = np.stack([np.where(out_ok, t_out, np.inf), np.where(in_ok, t_in, np.inf),
+                           np.where(rim_ok, t_rim, np.inf), np.where(bot_ok, t_bot, np.inf)])
+    which = np.argmin(candidates, axis=0)
+    t = candidates[which, np.arange(len(dirs))]
+    normal = np.zeros_like(dirs)
+    for k, radius, sign in ((0, outer, 1.0), (1, inner, -1.0)):  # walls: radial, outwards / towards the axis
+        wall = (which == k) & np.isfinite(t)
+        normal[wall, 0] = sign * (ox + t[wall] * dx[wall]) / radius
+        normal[wall, 1] = sign * (oy + t[wall] * dy[wall]) / radius
+    normal[which >= 2, 2] = 1.0
     return t, normal
 
 
@@ -221,24 +310,96 @@ def _render(
     return rgb, depth.reshape(h, w).astype(np.float32), labels.reshape(h, w), unoccluded
 
 
-def _sample_objects(rng: np.random.Generator, num_objects: int) -> list[SceneObjectSpec] | None:
+ObjectRequest = tuple[str, str] | tuple[str, str, tuple[float, float, float]]
+"""An object asked for in a scene: (colour, shape) or (colour, shape, size)."""
+
+
+def _requests(include: list[ObjectRequest] | tuple[ObjectRequest, ...]) -> list[tuple[str, str, tuple | None]]:
+    """Validated (colour, shape, size or None) of the objects asked for."""
+    out = []
+    for item in include:
+        if len(item) not in (2, 3):
+            raise ValueError(f"an included object is (colour, shape) or (colour, shape, size), got {item!r}")
+        colour, shape = item[0], item[1]
+        if colour not in PALETTE:
+            raise ValueError(f"unknown colour {colour!r}; known: {', '.join(PALETTE)}")
+        if shape not in SHAPES:
+            raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
+        size = None
+        if len(item) == 3:
+            size = tuple(float(v) for v in item[2])  # type: ignore[misc]
+            if len(size) != 3 or not all(np.isfinite(size)) or min(size) <= 0:
+                raise ValueError(f"an included object's size is 3 positive lengths, got {item[2]!r}")
+        out.append((colour, shape, size))
+    return out
+
+
+def _distinct_height(rng: np.random.Generator, low: float, high: float, heights: list[float]) -> float:
+    """A height in [low, high) at least 1 cm from the others (the last draw when 100 draws find none)."""
+    for _ in range(100):  # 8 heights 1 cm apart always fit in 4..20 cm: this ends quickly
+        height = float(rng.uniform(low, high))
+        if all(abs(height - other) >= 0.01 for other in heights):
+            break
+    return height
+
+
+def _sample_objects(
+    rng: np.random.Generator,
+    num_objects: int,
+    include: list[tuple[str, str, tuple | None]] | None = None,
+    bowls: bool = False,
+) -> list[SceneObjectSpec] | None:
     """Random non-overlapping objects with distinct colours and heights at least 1 cm apart, or None when
-    this draw leaves no room for one of them."""
+    this draw leaves no room for one of them.
+
+    include (validated requests) are the first objects: their colour and shape as asked, their size as asked or
+    drawn (cubes and slim cylinders a hand grasps, bowls as usual), their centre within INCLUDED_REACH_M of the
+    robot base. The other objects take the colours not asked for. bowls lets the random objects be bowls (a third
+    of them on average). Without include and bowls, the draws are those the generator always made.
+    """
+    include = include or []
     names = list(PALETTE)
-    colours = [names[i] for i in rng.permutation(len(names))[:num_objects]]
+    if include:
+        asked = [c for c, _, _ in include]
+        rest = [n for n in names if n not in asked]
+        colours = asked + [rest[i] for i in rng.permutation(len(rest))[:num_objects - len(include)]]
+    else:
+        colours = [names[i] for i in rng.permutation(len(names))[:num_objects]]
+    if len(colours) < num_objects:
+        return None  # more objects than colours left
     objects: list[SceneObjectSpec] = []
     heights: list[float] = []
     for i in range(num_objects):
-        shape = "box" if rng.random() < 0.5 else "cylinder"
-        for _ in range(100):  # 8 heights 1 cm apart always fit in 4..20 cm: this ends quickly
-            height = float(rng.uniform(0.04, 0.20))
-            if all(abs(height - other) >= 0.01 for other in heights):
-                break
-        if shape == "box":
-            size = (float(rng.uniform(0.03, 0.12)), float(rng.uniform(0.03, 0.12)), height)
+        asked_for = i < len(include)
+        if asked_for:
+            shape = include[i][1]
+        elif bowls:
+            draw = rng.random()
+            shape = "box" if draw < 1.0 / 3.0 else "cylinder" if draw < 2.0 / 3.0 else "bowl"
         else:
-            diameter = float(rng.uniform(0.03, 0.12))
+            shape = "box" if rng.random() < 0.5 else "cylinder"
+        if asked_for and include[i][2] is not None:
+            size = include[i][2]
+            height = size[2]
+        elif shape == "bowl":
+            diameter = float(rng.uniform(*BOWL_DIAMETER_M))
+            height = _distinct_height(rng, BOWL_HEIGHT_M[0], min(BOWL_HEIGHT_M[1], BOWL_MAX_ASPECT * diameter),
+                                      heights)
             size = (diameter, diameter, height)
+        elif asked_for and shape == "box":
+            height = _distinct_height(rng, *INCLUDED_CUBE_SIDE_M, heights)
+            size = (height, height, height)
+        elif asked_for:
+            height = _distinct_height(rng, *INCLUDED_CYLINDER_HEIGHT_M, heights)
+            diameter = float(rng.uniform(*INCLUDED_CYLINDER_DIAMETER_M))
+            size = (diameter, diameter, height)
+        else:
+            height = _distinct_height(rng, 0.04, 0.20, heights)
+            if shape == "box":
+                size = (float(rng.uniform(0.03, 0.12)), float(rng.uniform(0.03, 0.12)), height)
+            else:
+                diameter = float(rng.uniform(0.03, 0.12))
+                size = (diameter, diameter, height)
         spec = SceneObjectSpec(
             name=f"{colours[i]}_{shape}_{i}",
             shape=shape,
@@ -250,6 +411,8 @@ def _sample_objects(rng: np.random.Generator, num_objects: int) -> list[SceneObj
         )
         for _ in range(200):
             pos = (float(rng.uniform(*_PLACE_X)), float(rng.uniform(*_PLACE_Y)))
+            if asked_for and np.hypot(*pos) > INCLUDED_REACH_M:
+                continue
             if all(
                 np.hypot(pos[0] - o.position[0], pos[1] - o.position[1]) >= spec.radius + o.radius + _GAP
                 for o in objects
@@ -264,9 +427,23 @@ def _sample_objects(rng: np.random.Generator, num_objects: int) -> list[SceneObj
 
 
 def generate_tabletop(
-    seed: int = 0, num_objects: int = 4, width: int = 640, height: int = 480, depth_noise: float = 0.001
+    seed: int = 0,
+    num_objects: int = 4,
+    width: int = 640,
+    height: int = 480,
+    depth_noise: float = 0.001,
+    *,
+    include: list[ObjectRequest] | tuple[ObjectRequest, ...] = (),
+    bowls: bool = False,
 ) -> SyntheticScene:
-    """Generate a tabletop scene with num_objects boxes and vertical cylinders, rendered at width x height.
+    """Generate a tabletop scene with num_objects objects, rendered at width x height.
+
+    Without include and bowls the objects are boxes and vertical cylinders, the very scene this seed has always
+    given. include asks for specific objects, (colour, shape) or (colour, shape, size) with a PALETTE colour and a
+    shape of SHAPES: they are the first objects of the scene (names f"{colour}_{shape}_{i}" as for all), sized as
+    asked or drawn (boxes: cubes of 4-5.5 cm; cylinders 3.5-6 cm wide; bowls 12-18 cm wide, 4-7 cm tall), with
+    their centres within INCLUDED_REACH_M of the robot base; the other num_objects - len(include) objects are
+    random, in colours not asked for. bowls=True lets the random objects be bowls too.
 
     depth_noise is the standard deviation (metres) of the Gaussian depth noise at 1 m; it grows with the
     square of the depth, as for a stereo sensor (0 disables it). Object layouts in which an object is
@@ -274,6 +451,12 @@ def generate_tabletop(
     """
     if not 0 <= num_objects <= MAX_OBJECTS:
         raise ValueError(f"num_objects must be in 0..{MAX_OBJECTS}, got {num_objects}")
+    requests = _requests(include)
+    if len(requests) > num_objects:
+        raise ValueError(f"{len(requests)} objects included but num_objects is {num_objects}")
+    free_colours = len(set(PALETTE) - {c for c, _, _ in requests})
+    if num_objects - len(requests) > free_colours:
+        raise ValueError(f"only {free_colours} colours are left for {num_objects - len(requests)} random objects")
     rng = np.random.default_rng(seed)
     eye = np.array([rng.uniform(0.0, 0.1), rng.uniform(-0.05, 0.05), rng.uniform(0.6, 0.7)])
     target = np.array([0.6 + rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), 0.0])
@@ -283,7 +466,7 @@ def generate_tabletop(
     preview = intrinsics.scaled(max(width // 4, 1), max(height // 4, 1))
 
     for _ in range(200):
-        objects = _sample_objects(rng, num_objects)
+        objects = _sample_objects(rng, num_objects, requests, bowls)
         if objects is None:
             continue
         _, _, labels, unoccluded = _render(T_base_camera, preview, objects, None)
@@ -313,11 +496,16 @@ def generate_tabletop(
         base_frame_id=DEFAULT_BASE_FRAME_ID,
         metadata={"source": "synthetic", "seed": seed, "num_objects": num_objects},
     )
+    if requests:
+        frame.metadata["include"] = [[c, shape] for c, shape, _ in requests]
+    if bowls:
+        frame.metadata["bowls"] = True
     return SyntheticScene(objects=objects, frame=frame, labels=labels, table_height=0.0)
 
 
 class SyntheticSource(FrameSource):
-    """Serves the frame of generate_tabletop(seed, num_objects) forever, its stamp advancing by period."""
+    """Serves the frame of generate_tabletop(seed, num_objects, include=..., bowls=...) forever, its stamp
+    advancing by period."""
 
     def __init__(
         self,
@@ -326,8 +514,12 @@ class SyntheticSource(FrameSource):
         width: int = 640,
         height: int = 480,
         period: float = 1.0 / 30.0,
+        *,
+        include: list[ObjectRequest] | tuple[ObjectRequest, ...] = (),
+        bowls: bool = False,
     ) -> None:
-        self.scene = generate_tabletop(seed=seed, num_objects=num_objects, width=width, height=height)
+        self.scene = generate_tabletop(seed=seed, num_objects=num_objects, width=width, height=height,
+                                       include=include, bowls=bowls)
         self.period = period
         self._count = 0
 

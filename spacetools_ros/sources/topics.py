@@ -57,6 +57,7 @@ class FrameAssembler:
         self._depths: list = []
         self._info = None
         self._last_stamp: float | None = None
+        self._cached: tuple[tuple, RGBDFrame] | None = None  # the last frame and the messages it was made of
 
     def add_color(self, msg) -> None:
         """A colour Image arrived."""
@@ -85,7 +86,11 @@ class FrameAssembler:
             if depth is None:
                 continue
             self._last_stamp = t
-            return messages_to_frame(color, depth, self._info, self.T_base_camera, self.base_frame_id)
+            key = (color, depth, self._info)
+            if self._cached is None or any(a is not b for a, b in zip(self._cached[0], key, strict=True)):
+                self._cached = (key, messages_to_frame(color, depth, self._info, self.T_base_camera,
+                                                       self.base_frame_id))
+            return self._cached[1]
         return None
 
     def _closest_depth(self, t: float):

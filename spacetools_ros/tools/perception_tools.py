@@ -245,7 +245,8 @@ def make_geometry_tools(backends: PerceptionBackends) -> list[Tool]:
         text = (f"Grasp found: confidence {grasp.score:.2f}, opening {grasp.width:.3f} m. Gripper points: {listed}. "
                 "Stored $grasp_pose.")
         return ToolResult(text=text, data={"score": float(grasp.score), "width": float(grasp.width),
-                                           "gripper_points_2d": pts.round(4).tolist()},
+                                           "gripper_points_2d": pts.round(4).tolist(),
+                                           "pose_camera": grasp.pose.round(6).tolist(), "image_index": image_index},
                           variables={"grasp_pose": grasp.pose})
 
     return [compute_bbox, compute_grasp_tool]

@@ -36,8 +36,17 @@ def _capture(manipulator: Manipulator) -> RGBDFrame:
         raise ToolError(f"camera: {exc}") from None
 
 
-def _skill(ctx: ToolContext, manipulator: Manipulator, run) -> ToolResult:
-    """Run a skill; refusals and failures become tool errors; report time and a fresh image."""
+def _perceived_objects(backends: PerceptionBackends, frame: RGBDFrame) -> list | None:
+    """The objects the classical segmentation finds on a frame (cached), for the planner to avoid; None when
+    there is no table in it."""
+    try:
+        return list(backends.cache.get(frame).scene.objects)
+    except BackendError:
+        return None
+
+
+def _skill(ctx: ToolContext, manipulator: Manipulator, run, data: dict | None = None) -> ToolResult:
+    """Run a skill; refusals and failures become tool errors; report time and a fresh image (and ``data``)."""
     try:
         result: SkillResult = run()
     except SafetyError as exc:
@@ -50,7 +59,8 @@ def _skill(ctx: ToolContext, manipulator: Manipulator, run) -> ToolResult:
     if not result.success:
         raise ToolError(text)
     return ToolResult(text=text, data={"success": True, "execution_time_s": round(result.duration_s, 3),
-                                       "moved": result.moved, "image_index": new_index}, images=[image])
+                                       "moved": result.moved, "image_index": new_index, **(data or {})},
+                      images=[image])
 
 
 def make_robot_tools(manipulator: Manipulator, backends: PerceptionBackends) -> list[Tool]:
@@ -102,10 +112,14 @@ def make_robot_tools(manipulator: Manipulator, backends: PerceptionBackends) -> 
         if pose.shape != (4, 4) or not np.issubdtype(pose.dtype, np.floating):
             raise ToolError(f"grasp_pose must be a 4x4 float pose (use $grasp_pose), got {pose.dtype} {pose.shape}")
         frame = _posed_image(ctx)
-        return _skill(ctx, manipulator, lambda: manipulator.execute_grasp(frame.T_base_camera @ pose))
+        objects = _perceived_objects(backends, frame)
+        return _skill(ctx, manipulator, lambda: manipulator.execute_grasp(frame.T_base_camera @ pose, objects))
 
-    def place(ctx: ToolContext, point_base: np.ndarray) -> ToolResult:
-        return _skill(ctx, manipulator, lambda: manipulator.place_at(point_base))
+    def place(ctx: ToolContext, point_base: np.ndarray, frame: RGBDFrame) -> ToolResult:
+        objects = _perceived_objects(backends, frame)
+        point = np.asarray(point_base, dtype=float)
+        return _skill(ctx, manipulator, lambda: manipulator.place_at(point, objects),
+                      {"place_point_base": point.round(5).tolist()})
 
     @tool("robot.place_object_at_2d_location", robot=True)
     def place_object_at_2d_location(ctx: ToolContext, placement_point_2d: list[float],
@@ -130,7 +144,7 @@ def make_robot_tools(manipulator: Manipulator, backends: PerceptionBackends) -> 
         denominator = plane[:3] @ ray
         if abs(denominator) < 1e-6 or (t := -plane[3] / denominator) <= 0:
             raise ToolError("that image point does not look at the support surface")
-        return place(ctx, transform_points(frame.T_base_camera, t * ray))
+        return place(ctx, transform_points(frame.T_base_camera, t * ray), frame)
 
     @tool("robot.place_object_at_3d_location", robot=True)
     def place_object_at_3d_location(ctx: ToolContext, placement_point_3d: list[float]) -> ToolResult:
@@ -140,7 +154,8 @@ def make_robot_tools(manipulator: Manipulator, backends: PerceptionBackends) -> 
             placement_point_3d: [x, y, z] in the camera frame of the newest posed image.
         """
         point = normalized_points([placement_point_3d], "placement_point_3d", dims=3)[0]
-        return place(ctx, transform_points(_posed_image(ctx).T_base_camera, point))
+        frame = _posed_image(ctx)
+        return place(ctx, transform_points(frame.T_base_camera, point), frame)
 
     def primitive(ctx: ToolContext, run, done: str) -> ToolResult:
         backend = manipulator.backend

@@ -5,36 +5,37 @@ World (PyBullet world frame = the robot base frame ``panda_link0`` = ``base_link
 * a table, the same as :mod:`spacetools_ros.sources.synthetic`'s: top at z = 0, x 0.3..0.9 m, y -0.4..0.4 m,
   3 cm thick; a floor at z = -0.75 m and a pedestal under the robot base (outside the table);
 * the Panda of ``urdf/panda.urdf``, fixed at the origin (its base at z = 0, level with the table top);
-* objects from :class:`~spacetools_ros.sources.synthetic.SceneObjectSpec` (boxes and vertical cylinders,
-  0.05-0.3 kg, lateral friction 1.0; the fingers' friction is higher, 1.8);
+* objects from :class:`~spacetools_ros.sources.synthetic.SceneObjectSpec` (boxes, vertical cylinders and
+  open-top bowls, a bottom disc with a ring of wall boxes; 0.05-0.3 kg, lateral friction 1.0; the fingers'
+  friction is higher, 1.8);
 * a pinhole camera with a synthetic frame's intrinsics and ``T_base_camera`` (:func:`camera_from_scene`),
-  rendered with PyBullet's CPU renderer (``ER_TINY_RENDERER``) into an :class:`RGBDFrame` with metric depth.
+  rendered into an :class:`RGBDFrame` with metric depth by ray casting the bodies' visual shapes
+  (:mod:`~spacetools_ros.robot.sim.raycast_camera`, the default: fast enough to stream at 640x480) or by
+  PyBullet's CPU renderer (``ER_TINY_RENDERER``); both shade the same way.
 
 Physics runs at 240 Hz in DIRECT mode (no GUI); a world is deterministic for a given seed and command
-sequence. :class:`SimBackend` executes motion primitives closed-loop on it: IK (pinocchio,
-:class:`~spacetools_ros.robot.kinematics.ArmKinematics`) seeded from the current joints, a smooth (minimum-jerk)
-joint-space trajectory tracked by PyBullet's joint position motors (straight motions: IK along the Cartesian
-line every 5 mm), checking the execution gate's cancel flag at every 240 Hz control step.
+sequence. :class:`~spacetools_ros.robot.sim.sim_backend.SimBackend` executes motion primitives closed-loop on it.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pybullet as pb
-from scipy.spatial.transform import Rotation, Slerp
 
 from spacetools_ros.frames.frame import DEFAULT_BASE_FRAME_ID, DEFAULT_CAMERA_FRAME_ID, Intrinsics, RGBDFrame
-from spacetools_ros.robot.backend import MotionResult, RobotBackend
-from spacetools_ros.robot.kinematics import DEFAULT_URDF_PATH, ArmKinematics
+from spacetools_ros.robot.kinematics import DEFAULT_URDF_PATH
 from spacetools_ros.robot.profile import PANDA, RobotProfile
-from spacetools_ros.robot.safety import ExecutionGate, MotionGuard
+from spacetools_ros.robot.sim.raycast_camera import LIGHT_DIRECTION, PIXEL_SAMPLE_OFFSET, RaycastRenderer
+from spacetools_ros.robot.sim.shape_meshes import ShapeMesh, UnsupportedShapeError
 from spacetools_ros.sources.synthetic import (
+    BOWL_BOTTOM_M,
+    BOWL_WALL_M,
     FLOOR_RGB,
     FLOOR_Z,
     TABLE_RGB,
@@ -49,9 +50,9 @@ SIM_HZ = 240.0
 """Physics (and control) rate."""
 DT = 1.0 / SIM_HZ
 
-FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
+FINGER_JOINTS = PANDA.finger_joints
 TCP_LINK = "panda_hand_tcp"
-FINGER_MAX = 0.04  # travel of one finger (m)
+FINGER_MAX = 0.5 * PANDA.gripper_max_opening  # travel of one finger (m)
 
 OBJECT_DENSITY = 500.0  # kg/m^3, clipped to the mass range below
 OBJECT_MASS_RANGE = (0.05, 0.3)
@@ -59,15 +60,7 @@ OBJECT_FRICTION = 1.0
 FINGER_FRICTION = 1.8
 GRIPPER_FORCE_N = 50.0  # per finger
 GRIPPER_SPEED = 0.1  # m/s per finger
-
-CARTESIAN_SPEED = 0.5  # m/s peak TCP speed of straight motions at velocity scaling 1
-STRAIGHT_STEP_M = 0.005  # IK waypoint spacing along straight motions
-STRAIGHT_STEP_RAD = 0.05
-MAX_WAYPOINT_JUMP = 0.25  # rad: larger joint changes between straight-line waypoints mean a branch switch
-MIN_JERK_PEAK = 1.875  # peak speed of the minimum-jerk profile / mean speed
-JOINT_TOLERANCE = 2.0e-3  # rad: settled when every joint is this close to its goal
-SETTLE_S = 1.0  # the longest a motion waits at its goal for the arm to settle
-BRAKE_S = 0.05  # simulated time stepped after a cancel, holding the joints, to stop the arm
+BOWL_SEGMENTS = 32  # wall boxes around a bowl's rim
 
 
 def _pose_matrix(position: Sequence[float], quaternion: Sequence[float]) -> np.ndarray:
@@ -78,19 +71,59 @@ def _pose_matrix(position: Sequence[float], quaternion: Sequence[float]) -> np.n
     return T
 
 
-def _min_jerk(s: np.ndarray | float) -> np.ndarray | float:
-    """Minimum-jerk time scaling of a normalised time in [0, 1]."""
-    s = np.clip(s, 0.0, 1.0)
-    return s**3 * (10.0 - 15.0 * s + 6.0 * s * s)
+def _bowl_mesh(outer: float, height: float, segments: int = 48) -> tuple[list, list, list[int]]:
+    """Vertices, normals and triangle indices (counter-clockwise seen from outside) of an open-top bowl's
+    surface: outer wall, rim, inner wall, inner bottom and outer bottom, centred at mid-height."""
+    inner = outer - BOWL_WALL_M
+    z_low, z_top, z_in = -0.5 * height, 0.5 * height, -0.5 * height + BOWL_BOTTOM_M
+    vertices: list[list[float]] = []
+    normals: list[list[float]] = []
+    angles = [2.0 * math.pi * k / segments for k in range(segments)]
 
+    def ring(radius: float, z: float, normal: Callable[[float], Sequence[float]]) -> list[int]:
+        first = len(vertices)
+        for a in angles:
+            vertices.append([radius * math.cos(a), radius * math.sin(a), z])
+            normals.append(list(normal(a)))
+        return list(range(first, first + segments))
 
-def _min_jerk_rate(s: np.ndarray | float) -> np.ndarray | float:
-    """d/ds of :func:`_min_jerk`."""
-    s = np.clip(s, 0.0, 1.0)
-    return 30.0 * s * s * (1.0 - s) ** 2
+    def centre(z: float, nz: float) -> int:
+        vertices.append([0.0, 0.0, z])
+        normals.append([0.0, 0.0, nz])
+        return len(vertices) - 1
+
+    def outward(a: float) -> tuple[float, float, float]:
+        return math.cos(a), math.sin(a), 0.0
+
+    def inward(a: float) -> tuple[float, float, float]:
+        return -math.cos(a), -math.sin(a), 0.0
+
+    def up(_: float) -> tuple[float, float, float]:
+        return 0.0, 0.0, 1.0
+
+    def down(_: float) -> tuple[float, float, float]:
+        return 0.0, 0.0, -1.0
+
+    out_low, out_top = ring(outer, z_low, outward), ring(outer, z_top, outward)
+    in_low, in_top = ring(inner, z_in, inward), ring(inner, z_top, inward)
+    rim_in, rim_out = ring(inner, z_top, up), ring(outer, z_top, up)
+    floor_c, floor = centre(z_in, 1.0), ring(inner, z_in, up)
+    base_c, base = centre(z_low, -1.0), ring(outer, z_low, down)
+    indices: list[int] = []
+    for k in range(segments):
+        j = (k + 1) % segments
+        indices += [out_low[k], out_low[j], out_top[j], out_low[k], out_top[j], out_top[k]]
+        indices += [in_low[k], in_top[j], in_low[j], in_low[k], in_top[k], in_top[j]]
+        indices += [rim_in[k], rim_out[k], rim_out[j], rim_in[k], rim_out[j], rim_in[j]]
+        indices += [floor_c, floor[k], floor[j], base_c, base[j], base[k]]
+    return vertices, normals, indices
 
 
 # ------------------------------------------------------------------------------------------------ camera
+
+RENDERERS = ("raycast", "tiny")
+"""How :meth:`TabletopSim.render` draws: ray casting the visual shapes (open3d, fast) or PyBullet's TinyRenderer."""
+DEFAULT_RENDERER = "raycast"
 
 
 @dataclass
@@ -116,7 +149,8 @@ class SimCamera:
         """OpenGL projection matrix (column-major) reproducing fx, fy, cx, cy on a width x height image.
 
         Pixel (u, v) of the image (row 0 at the top) covers [u, u + 1] in window coordinates, so its centre,
-        u + 0.5, maps to the OpenCV pixel coordinate u = cx + fx x / z.
+        u + 0.5, maps to the OpenCV pixel coordinate u = cx + fx x / z. (TinyRenderer samples at the integer
+        window coordinates, i.e. PIXEL_SAMPLE_OFFSET from the centres.)
         """
         k, n, f = self.intrinsics, self.near, self.far
         w, h = float(k.width), float(k.height)
@@ -129,6 +163,14 @@ class SimCamera:
         P[2, 3] = -2.0 * f * n / (f - n)
         P[3, 2] = -1.0
         return P.flatten(order="F").tolist()
+
+    def ray_directions(self) -> np.ndarray:
+        """(height * width, 3) camera-frame directions (z = 1) of the rays the renderers sample, row-major: through
+        each pixel's centre moved by PIXEL_SAMPLE_OFFSET."""
+        k = self.intrinsics
+        u, v = np.meshgrid(np.arange(k.width, dtype=np.float64) + PIXEL_SAMPLE_OFFSET[0],
+                           np.arange(k.height, dtype=np.float64) + PIXEL_SAMPLE_OFFSET[1])
+        return np.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, np.ones_like(u)], axis=-1).reshape(-1, 3)
 
     def linearise(self, buffer: np.ndarray) -> np.ndarray:
         """Metric depth (float32 metres along the optical axis, 0 where nothing was hit) of an OpenGL depth buffer."""
@@ -167,6 +209,7 @@ class TabletopSim:
         object_friction: float = OBJECT_FRICTION,
         finger_friction: float = FINGER_FRICTION,
         depth_noise: float = 0.0,
+        renderer: str = DEFAULT_RENDERER,
     ) -> None:
         """Build the world.
 
@@ -178,10 +221,17 @@ class TabletopSim:
             urdf_path: the arm's URDF (default: the project's Panda).
             object_friction / finger_friction: lateral friction coefficients.
             depth_noise: standard deviation (m) of Gaussian depth noise at 1 m, growing with depth squared.
+            renderer: how :meth:`render` draws frames, one of RENDERERS: "raycast" (default; falls back to "tiny",
+                with a warning, where it cannot run: open3d missing, a visual shape it cannot read) or "tiny"
+                (PyBullet's ER_TINY_RENDERER, about 10-20x slower at 640x480).
         """
         self.profile = profile
         self.camera = camera
         self.depth_noise = float(depth_noise)
+        if renderer not in RENDERERS:
+            raise ValueError(f"unknown renderer {renderer!r}; known: {', '.join(RENDERERS)}")
+        self.renderer = renderer
+        self._raycaster: RaycastRenderer | None = None
         self.rng = np.random.default_rng(seed)
         self.client = pb.connect(pb.DIRECT)
         self._steps = 0
@@ -250,6 +300,8 @@ class TabletopSim:
             col = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=half, physicsClientId=c)
             vis = pb.createVisualShape(pb.GEOM_BOX, halfExtents=half, rgbaColor=rgba, physicsClientId=c)
             volume = sx * sy * sz
+        elif spec.shape == "bowl":
+            col, vis, volume = self._bowl_shapes(spec, rgba)
         else:
             r = 0.5 * sx
             col = pb.createCollisionShape(pb.GEOM_CYLINDER, radius=r, height=sz, physicsClientId=c)
@@ -264,6 +316,38 @@ class TabletopSim:
         self.objects[spec.name] = spec
         self.object_ids[spec.name] = body
         return body
+
+    def _bowl_shapes(self, spec: SceneObjectSpec, rgba: list[float]) -> tuple[int, int, float]:
+        """Collision and visual shapes of an open-top bowl, and its material volume.
+
+        The bowl of :mod:`~spacetools_ros.sources.synthetic`, in a frame at the bowl's mid-height like the other
+        objects'. It collides as a compound of a bottom disc BOWL_BOTTOM_M thick and BOWL_SEGMENTS wall boxes
+        BOWL_WALL_M thick standing on it around the rim (their outer faces tangent to the outer diameter,
+        overlapping inside); it is drawn as a smooth mesh (PyBullet draws at most 15 shapes of an array).
+        """
+        c = self.client
+        outer, height = 0.5 * float(spec.size[0]), float(spec.size[2])
+        wall_height = height - BOWL_BOTTOM_M
+        n = BOWL_SEGMENTS
+        half_wall = [0.5 * BOWL_WALL_M, outer * math.tan(math.pi / n), 0.5 * wall_height]
+        types = [pb.GEOM_CYLINDER] + [pb.GEOM_BOX] * n
+        positions = [[0.0, 0.0, 0.5 * BOWL_BOTTOM_M - 0.5 * height]]
+        orientations = [[0.0, 0.0, 0.0, 1.0]]
+        centre = outer - 0.5 * BOWL_WALL_M
+        for k in range(n):
+            angle = 2.0 * math.pi * k / n
+            positions.append([centre * math.cos(angle), centre * math.sin(angle), 0.5 * BOWL_BOTTOM_M])
+            orientations.append(list(pb.getQuaternionFromEuler([0.0, 0.0, angle])))
+        col = pb.createCollisionShapeArray(types, radii=[outer] + [0.0] * n,
+                                           halfExtents=[[0.0, 0.0, 0.0]] + [half_wall] * n,
+                                           lengths=[BOWL_BOTTOM_M] + [0.0] * n, collisionFramePositions=positions,
+                                           collisionFrameOrientations=orientations, physicsClientId=c)
+        vertices, normals, indices = _bowl_mesh(outer, height)
+        vis = pb.createVisualShape(pb.GEOM_MESH, vertices=vertices, indices=indices, normals=normals,
+                                   rgbaColor=rgba, physicsClientId=c)
+        inner = outer - BOWL_WALL_M
+        volume = math.pi * outer * outer * BOWL_BOTTOM_M + math.pi * (outer * outer - inner * inner) * wall_height
+        return col, vis, volume
 
     @classmethod
     def from_scene(cls, scene: SyntheticScene, **kwargs: object) -> TabletopSim:
@@ -365,280 +449,50 @@ class TabletopSim:
 
     # ---------------------------------------------------------------------------------------- camera
     def render(self, camera: SimCamera | None = None, stamp: float | None = None) -> RGBDFrame:
-        """An RGB-D frame of the camera (default: the world's), depth in metres (0: nothing hit)."""
+        """An RGB-D frame of the camera (default: the world's), depth in metres along the optical axis (0: nothing
+        hit), drawn by the world's renderer."""
         cam = camera if camera is not None else self.camera
         if cam is None:
             raise ValueError("this world has no camera")
         k = cam.intrinsics
-        _, _, rgba, depth_buffer, _ = pb.getCameraImage(
-            k.width, k.height, cam.view_matrix(), cam.projection_matrix(), shadow=0,
-            lightDirection=[-0.4, 0.3, 1.0], renderer=pb.ER_TINY_RENDERER,
-            flags=pb.ER_NO_SEGMENTATION_MASK, physicsClientId=self.client,
-        )
-        rgb = np.asarray(rgba, dtype=np.uint8).reshape(k.height, k.width, 4)[:, :, :3].copy()
-        depth = cam.linearise(np.asarray(depth_buffer, dtype=np.float64).reshape(k.height, k.width))
+        rgb, depth = self._draw(cam)
         if self.depth_noise > 0:
             valid = depth > 0
             depth[valid] += (self.rng.normal(0.0, self.depth_noise, int(valid.sum())) * depth[valid] ** 2).astype(
                 np.float32)
         return RGBDFrame(rgb=rgb, depth=depth, intrinsics=k, T_base_camera=np.array(cam.T_base_camera),
                          stamp=self.time if stamp is None else stamp, frame_id=cam.frame_id,
-                         base_frame_id=DEFAULT_BASE_FRAME_ID, metadata={"source": "pybullet_sim"})
+                         base_frame_id=DEFAULT_BASE_FRAME_ID,
+                         metadata={"source": "pybullet_sim", "renderer": self.renderer})
 
-
-# ------------------------------------------------------------------------------------------------ backend
-
-
-class SimBackend(RobotBackend):
-    """Motion primitives executed closed-loop in a :class:`TabletopSim`.
-
-    Every primitive checks its goal with the guard and the gate (a dry-run gate executes nothing), steps the
-    physics at 240 Hz, checks ``gate.cancelled`` at every step (cancel: the arm holds its current joints and the
-    primitive returns ``MotionResult(False, ..., "cancelled")``) and gives up after
-    ``guard.config.motion_timeout_s`` (simulated or wall time, whichever comes first).
-
-    camera_hz > 0 renders the camera every 1/camera_hz simulated seconds during motions into ``last_frame``
-    (what a streaming camera would cost); 0 (default) renders only on :meth:`capture`. stream_scale < 1 renders
-    those streaming frames at a reduced resolution (the cost of ER_TINY_RENDERER grows with the pixel count).
-    realtime: when True, motions are slowed down to wall-clock time (for visualisation).
-    """
-
-    def __init__(
-        self,
-        sim: TabletopSim,
-        guard: MotionGuard | None = None,
-        gate: ExecutionGate | None = None,
-        profile: RobotProfile = PANDA,
-        kinematics: ArmKinematics | None = None,
-        *,
-        camera_hz: float = 0.0,
-        stream_scale: float = 1.0,
-        realtime: bool = False,
-    ) -> None:
-        """Drive ``sim``; guard defaults to the profile's limits with an enabled gate (simulation moves freely)."""
-        if gate is None:
-            gate = guard.gate if guard is not None else ExecutionGate(enabled=True)
-        if guard is None:
-            guard = MotionGuard.from_profile(profile, gate)
-        super().__init__(profile, guard, gate)
-        self.sim = sim
-        self.kinematics = kinematics if kinematics is not None else ArmKinematics(profile=profile)
-        self.camera_hz = float(camera_hz)
-        self.stream_scale = float(stream_scale)
-        self.realtime = bool(realtime)
-        self.last_frame: RGBDFrame | None = None
-        self.render_count = 0
-        self._next_render = 0.0
-        self._sim_elapsed = 0.0
-        self._vel = np.asarray(profile.velocity_limits, dtype=float)
-
-    # ------------------------------------------------------------------------------------- queries
-    def capture(self) -> RGBDFrame:
-        """Render the world's camera now."""
-        frame = self.sim.render()
-        self.last_frame = frame
-        return frame
-
-    def gripper_width(self) -> float:
-        """Sum of the two finger joint positions (m)."""
-        return float(np.sum(self.sim.finger_positions()))
-
-    def tcp_pose(self) -> np.ndarray:
-        """FK of the current joints (4x4, base frame)."""
-        return self.kinematics.fk(self.sim.joint_positions())
-
-    def joint_positions(self) -> np.ndarray:
-        """The current arm joints (profile order)."""
-        return self.sim.joint_positions()
-
-    def _solve(self, T: np.ndarray) -> np.ndarray | None:
-        """IK from the current joints, then from home, then with random restarts; the solution nearest the current
-        joints among those that converged."""
-        q0 = self.sim.joint_positions()
-        ik = self.kinematics.ik
-        for seed, restarts in ((q0, 0), (self.kinematics.home, 0), (q0, 20)):
-            q = ik(T, seed, restarts=restarts)
-            if q is not None:
-                return q
-        return None
-
-    def plan_to_pose(self, T_base_tcp: np.ndarray) -> MotionResult:
-        """Reachable when IK finds a solution within the joint limits."""
-        start = time.perf_counter()
-        q = self._solve(np.asarray(T_base_tcp, dtype=float))
-        if q is None:
-            return MotionResult(False, time.perf_counter() - start, False,
-                                "no inverse-kinematics solution within the joint limits")
-        return MotionResult(True, time.perf_counter() - start, False, "IK solution found",
-                            trajectory=np.stack([self.sim.joint_positions(), q]))
-
-    # ------------------------------------------------------------------------------------ motions
-    def move_to_pose(self, T_base_tcp: np.ndarray, straight: bool = False,
-                     velocity_scaling: float = 0.3) -> MotionResult:
-        """IK to the checked pose, then a joint-space (or, straight, Cartesian-line) minimum-jerk motion."""
-        start = time.perf_counter()
-        cfg = self.guard.config
-        goal = self.guard.check_pose_goal(T_base_tcp, cfg.base_frame, cfg.base_frame)
-        scaling = self.guard.clamp_velocity_scaling(velocity_scaling)
-        if not self.gate.check_can_move():
-            return MotionResult(False, 0.0, False, "dry run: nothing executed")
-        q0 = self.sim.joint_positions()
-        if straight:
-            path = self._straight_path(goal, q0)
-            if isinstance(path, str):
-                return MotionResult(False, time.perf_counter() - start, False, path)
-            s_nodes, q_nodes = path
-            length = float(np.linalg.norm(goal[:3, 3] - self.kinematics.fk(q0)[:3, 3]))
-            duration = MIN_JERK_PEAK * length / (CARTESIAN_SPEED * scaling)
-        else:
-            q1 = self._solve(goal)
-            if q1 is None:
-                return MotionResult(False, time.perf_counter() - start, False,
-                                    "no inverse-kinematics solution within the joint limits")
-            s_nodes, q_nodes = np.array([0.0, 1.0]), np.stack([q0, q1])
-            duration = 0.0
-        self.guard.check_joint_goal(q_nodes[-1])
-        # joint speed bound: max |dq/ds| * peak ds/dt <= limit * scaling
-        ds = np.maximum(np.diff(s_nodes), 1e-9)
-        rate = np.max(np.abs(np.diff(q_nodes, axis=0)) / ds[:, None] / self._vel[None, :]) if len(ds) else 0.0
-        duration = max(duration, MIN_JERK_PEAK * rate / scaling, 0.2)
-        return self._execute(s_nodes, q_nodes, duration, start)
-
-    def move_home(self, velocity_scaling: float = 0.3) -> MotionResult:
-        """A joint-space motion to the profile's home configuration."""
-        start = time.perf_counter()
-        q1 = self.guard.check_joint_goal(np.asarray(self.profile.home, dtype=float))
-        scaling = self.guard.clamp_velocity_scaling(velocity_scaling)
-        if not self.gate.check_can_move():
-            return MotionResult(False, 0.0, False, "dry run: nothing executed")
-        q0 = self.sim.joint_positions()
-        rate = float(np.max(np.abs(q1 - q0) / self._vel))
-        return self._execute(np.array([0.0, 1.0]), np.stack([q0, q1]), max(MIN_JERK_PEAK * rate / scaling, 0.2), start)
-
-    def _straight_path(self, goal: np.ndarray, q0: np.ndarray) -> tuple[np.ndarray, np.ndarray] | str:
-        """(path parameters, joint waypoints) along the Cartesian line from the current TCP pose to goal, or the
-        reason there is none."""
-        T0 = self.kinematics.fk(q0)
-        p0, p1 = T0[:3, 3], goal[:3, 3]
-        rots = Rotation.from_matrix(np.stack([T0[:3, :3], goal[:3, :3]]))
-        angle = float((rots[0].inv() * rots[1]).magnitude())
-        n = max(2, math.ceil(float(np.linalg.norm(p1 - p0)) / STRAIGHT_STEP_M), math.ceil(angle / STRAIGHT_STEP_RAD))
-        s = np.linspace(0.0, 1.0, n + 1)
-        slerp = Slerp([0.0, 1.0], rots)
-        points = p0[None, :] + s[:, None] * (p1 - p0)[None, :]
-        self.guard.check_cartesian_path(points)
-        mats = slerp(s).as_matrix()
-        qs = [q0]
-        for i in range(1, n + 1):
-            T = np.eye(4)
-            T[:3, :3], T[:3, 3] = mats[i], points[i]
-            q = self.kinematics.ik(T, qs[-1], restarts=0)
-            if q is None or np.max(np.abs(q - qs[-1])) > MAX_WAYPOINT_JUMP:
-                return f"no continuous straight-line IK solution at {100.0 * s[i]:.0f}% of the path"
-            qs.append(q)
-        return s, np.stack(qs)
-
-    def _hold(self) -> None:
-        """Hold the current joints and brake for BRAKE_S simulated seconds."""
-        q = self.sim.joint_positions()
-        self.sim.set_arm_targets(q)
-        self.sim.step(max(1, int(round(BRAKE_S * SIM_HZ))))
-        self.sim.set_arm_targets(self.sim.joint_positions())
-
-    def _tick(self, wall_start: float) -> None:
-        """One physics step, plus the streaming render and real-time pacing when enabled."""
-        self.sim.step()
-        if self.camera_hz > 0 and self.sim.time >= self._next_render:
-            self.last_frame = self.sim.render(self._stream_camera())
-            self.render_count += 1
-            self._next_render = self.sim.time + 1.0 / self.camera_hz
-        if self.realtime:
-            lag = self._sim_elapsed - (time.perf_counter() - wall_start)
-            if lag > 0:
-                time.sleep(lag)
-
-    def _stream_camera(self) -> SimCamera | None:
-        """The world's camera at stream_scale of its resolution (None: the world's camera as it is)."""
-        cam = self.sim.camera
-        if cam is None or self.stream_scale >= 1.0:
-            return None
+    def _draw(self, cam: SimCamera) -> tuple[np.ndarray, np.ndarray]:
+        """(uint8 RGB, float32 metric depth) of the camera by the world's renderer; the ray caster falls back to the
+        TinyRenderer, once and with a warning, where it cannot run (open3d missing, a visual shape it cannot read)."""
+        if self.renderer == "raycast":
+            try:
+                if self._raycaster is None:
+                    self._raycaster = RaycastRenderer(self.client, self._visual_mesh)
+                return self._raycaster.render(cam)
+            except (ImportError, UnsupportedShapeError) as exc:
+                warnings.warn(f"the ray-casting camera cannot run ({exc}); rendering with PyBullet's TinyRenderer "
+                              "instead (much slower at full resolution)", RuntimeWarning, stacklevel=3)
+                self.renderer, self._raycaster = "tiny", None
         k = cam.intrinsics
-        small = k.scaled(max(1, round(k.width * self.stream_scale)), max(1, round(k.height * self.stream_scale)))
-        return SimCamera(small, cam.T_base_camera, cam.near, cam.far, cam.frame_id)
+        _, _, rgba, depth_buffer, _ = pb.getCameraImage(
+            k.width, k.height, cam.view_matrix(), cam.projection_matrix(), shadow=0,
+            lightDirection=list(LIGHT_DIRECTION), renderer=pb.ER_TINY_RENDERER,
+            flags=pb.ER_NO_SEGMENTATION_MASK, physicsClientId=self.client,
+        )
+        rgb = np.asarray(rgba, dtype=np.uint8).reshape(k.height, k.width, 4)[:, :, :3].copy()
+        return rgb, cam.linearise(np.asarray(depth_buffer, dtype=np.float64).reshape(k.height, k.width))
 
-    def _execute(self, s_nodes: np.ndarray, q_nodes: np.ndarray, duration: float, start: float) -> MotionResult:
-        """Track q(s(t)) (piecewise-linear in s, s minimum-jerk in t over duration), then settle at the goal."""
-        cfg, gate, sim = self.guard.config, self.gate, self.sim
-        timeout = float(cfg.motion_timeout_s)
-        goal = q_nodes[-1]
-        steps = max(1, math.ceil(duration * SIM_HZ))
-        self._sim_elapsed = 0.0
-        trajectory = q_nodes.copy()
-        moved = False
-        for k in range(1, steps + 1):
-            if gate.cancelled:
-                self._hold()
-                return MotionResult(False, time.perf_counter() - start, moved, "cancelled", trajectory)
-            tau = k / steps
-            s = float(_min_jerk(tau))
-            sdot = float(_min_jerk_rate(tau)) / duration
-            i = int(np.clip(np.searchsorted(s_nodes, s, side="right") - 1, 0, len(s_nodes) - 2))
-            seg = max(s_nodes[i + 1] - s_nodes[i], 1e-12)
-            slope = (q_nodes[i + 1] - q_nodes[i]) / seg
-            q = q_nodes[i] + (s - s_nodes[i]) * slope
-            sim.set_arm_targets(q, slope * sdot)
-            self._sim_elapsed += DT
-            self._tick(start)
-            moved = True
-            if self._sim_elapsed > timeout or time.perf_counter() - start > timeout:
-                self._hold()
-                return MotionResult(False, time.perf_counter() - start, moved,
-                                    f"motion timed out after {timeout:g} s", trajectory)
-        sim.set_arm_targets(goal)
-        settle_steps = int(SETTLE_S * SIM_HZ)
-        for _ in range(settle_steps):
-            err = float(np.max(np.abs(sim.joint_positions() - goal)))
-            if err < JOINT_TOLERANCE:
-                break
-            if gate.cancelled:
-                self._hold()
-                return MotionResult(False, time.perf_counter() - start, moved, "cancelled", trajectory)
-            self._sim_elapsed += DT
-            self._tick(start)
-        err = float(np.max(np.abs(sim.joint_positions() - goal)))
-        if err >= JOINT_TOLERANCE * 5:
-            return MotionResult(False, time.perf_counter() - start, moved,
-                                f"goal not reached: joint error {err:.4f} rad (blocked?)", trajectory)
-        return MotionResult(True, time.perf_counter() - start, moved, "goal reached", trajectory,
-                            extras={"sim_time_s": self._sim_elapsed, "joint_error_rad": err})
-
-    def set_gripper(self, width: float) -> MotionResult:
-        """Drive both fingers to width / 2 each (force-limited, GRIPPER_FORCE_N per finger); closing stops on
-        contact, and the force keeps squeezing what is held."""
-        start = time.perf_counter()
-        if not self.gate.check_can_move():
-            return MotionResult(False, 0.0, False, "dry run: nothing executed")
-        half = float(np.clip(float(width) / 2.0, 0.0, FINGER_MAX))
-        sim = self.sim
-        sim.set_finger_targets(half)
-        self._sim_elapsed = 0.0
-        still = 0
-        limit = int(max(2.0, 2.0 * FINGER_MAX / GRIPPER_SPEED + 1.0) * SIM_HZ)
-        for _ in range(limit):
-            if self.gate.cancelled:
-                sim.set_finger_targets(float(np.mean(sim.finger_positions())))
-                return MotionResult(False, time.perf_counter() - start, True, "cancelled")
-            self._sim_elapsed += DT
-            self._tick(start)
-            pos, vel = sim.finger_positions(), sim.finger_velocities()
-            if np.all(np.abs(pos - half) < 2e-4):
-                break
-            still = still + 1 if np.all(np.abs(vel) < 2e-3) else 0
-            if still >= 12:  # blocked by what is between the fingers
-                break
-        return MotionResult(True, time.perf_counter() - start, True, f"gripper at {self.gripper_width():.4f} m",
-                            extras={"sim_time_s": self._sim_elapsed})
-
-    def stop(self) -> None:
-        """Cancel: the running primitive holds the current joints and returns."""
-        self.gate.cancel()
+    def _visual_mesh(self, body: int, link: int, shape: int) -> ShapeMesh | None:
+        """The mesh of a visual shape PyBullet cannot report back (built from vertex arrays: a bowl's), in the
+        shape's frame, for the ray-casting camera; None for any other."""
+        name = next((n for n, b in self.object_ids.items() if b == body), None)
+        spec = self.objects.get(name) if name is not None else None
+        if spec is None or spec.shape != "bowl" or link != -1 or shape != 0:
+            return None
+        vertices, normals, indices = _bowl_mesh(0.5 * float(spec.size[0]), float(spec.size[2]))
+        return ShapeMesh(np.asarray(vertices, dtype=np.float64), np.asarray(normals, dtype=np.float64),
+                         np.asarray(indices, dtype=np.int32).reshape(-1, 3))
