@@ -4,13 +4,12 @@ cancel, all over ROS, judged from the simulator's ground truth and /joint_states
 import json
 import math
 import random
-import threading
 import time
 
 import numpy as np
 
 from spacetools_ros.bench.sim_bench import choose_task, scene_for
-from spacetools_ros.ros.client import SpaceToolsClient
+from spacetools_ros.ros.client import JointStateWatch, SpaceToolsClient
 from spacetools_ros.ros.demo import ros_env, running_nodes
 from spacetools_ros.ros.sim_node import GROUND_TRUTH_SERVICE, RESET_SERVICE
 
@@ -33,34 +32,6 @@ def _ground_truth(client: SpaceToolsClient) -> dict:
     return json.loads(message)
 
 
-class JointWatch:
-    """(wall time, positions, max |velocity|) of every /joint_states message the client's node receives."""
-
-    def __init__(self, client: SpaceToolsClient) -> None:
-        from sensor_msgs.msg import JointState
-
-        self.samples: list[tuple[float, np.ndarray, float]] = []
-        self.lock = threading.Lock()
-        client.node.create_subscription(JointState, "/joint_states", self._on_state, 10)
-
-    def _on_state(self, msg) -> None:
-        with self.lock:
-            self.samples.append((time.monotonic(), np.array(msg.position[:7]), float(np.max(np.abs(msg.velocity[:7])))))
-
-    def since(self, t: float) -> list[tuple[float, np.ndarray, float]]:
-        with self.lock:
-            return [s for s in self.samples if s[0] >= t]
-
-    def wait_moving(self, timeout: float, speed: float = 0.1) -> float | None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if self.samples and self.samples[-1][2] > speed:
-                    return self.samples[-1][0]
-            time.sleep(0.005)
-        return None
-
-
 def test_pick_place_gate_and_cancel_over_ros_in_the_simulated_world(ros_domain, tmp_path):
     scene = scene_for(SEED)
     task, target, reference = choose_task("pick_place", scene.objects)
@@ -73,7 +44,7 @@ def test_pick_place_gate_and_cancel_over_ros_in_the_simulated_world(ros_domain, 
     ]
     with running_nodes(nodes, ros_env(ros_domain), log_dir=tmp_path) as procs:
         client = SpaceToolsClient(f"test_sim_client_{ros_domain}", domain_id=ros_domain)
-        watch = JointWatch(client)
+        watch = JointStateWatch(client)
         try:
             assert client.wait_for_server(60), _logs(tmp_path)
             before = _ground_truth(client)
@@ -112,15 +83,11 @@ def test_pick_place_gate_and_cancel_over_ros_in_the_simulated_world(ros_domain, 
             assert client.cancel()[0]
             results = client.wait_for_results(before_cancel + 1, 30)
             assert len(results) > before_cancel and results[before_cancel]["state"] == "cancelled", results[-1]
-            deadline = time.monotonic() + 5.0
-            stops: list = []
-            while not stops and time.monotonic() < deadline:
-                time.sleep(0.02)
-                stops = [s for s in watch.since(cancelled_at) if s[2] < 0.05]
-            assert stops, "the arm did not stop"
-            print(f"cancel service call -> arm below 0.05 rad/s after {1000 * (stops[0][0] - cancelled_at):.0f} ms")
+            stopped_at = watch.wait_stopped(cancelled_at, 5.0)
+            assert stopped_at is not None, "the arm did not stop"
+            print(f"cancel service call -> arm below 0.05 rad/s after {1000 * (stopped_at - cancelled_at):.0f} ms")
             time.sleep(1.0)
-            held = watch.since(stops[0][0] + 0.2)
+            held = watch.since(stopped_at + 0.2)
             assert len(held) > 10 and max(s[2] for s in held) < 0.05
             assert np.abs(held[-1][1] - held[0][1]).max() < 5e-3
             assert all(p.poll() is None for p in procs)

@@ -102,8 +102,9 @@ def _by_task(client, task_id: str) -> list[dict]:
 
 def test_up_sim_places_the_object_queues_a_second_task_and_stops_on_sigint(ros_domain, tmp_path):
     """(a) a pick-and-place over ROS ends succeeded with the object next to the reference in the simulator's ground
-    truth; (d) a question sent while it runs is queued, then runs and gets a result; SIGINT stops every node."""
-    from spacetools_ros.ros.client import SpaceToolsClient
+    truth; (d) a question sent while it runs is queued, then runs and gets a result; (c) a pick cancelled during
+    its motion ends cancelled with the arm stopped; SIGINT stops every node."""
+    from spacetools_ros.ros.client import JointStateWatch, SpaceToolsClient
 
     scene = scene_for(SEED)
     task, target, reference = choose_task("pick_place", scene.objects)
@@ -147,6 +148,28 @@ def test_up_sim_places_the_object_queues_a_second_task_and_stops_on_sigint(ros_d
             order.index(("task-2", "running")), order  # queued behind the first, run after it
         print(f"pick-and-place result after {t_first:.1f} s; question answered {second['answer']!r} "
               f"({second['timings'].get('queue_and_frame_wait_s')} s waiting in the queue)")
+
+        # (c) cancel during a motion: the task ends cancelled, the arm stops and stays stopped
+        from std_srvs.srv import Trigger
+
+        from spacetools_ros.ros.sim_node import RESET_SERVICE
+
+        assert client.call_service(Trigger, RESET_SERVICE, Trigger.Request(), 30.0) == (True, "world reset")
+        watch = JointStateWatch(client)
+        client.send_task(f"Pick up the {target.colour} object")
+        assert watch.wait_moving(120) is not None, up.output
+        time.sleep(0.3)
+        cancelled_at = time.monotonic()
+        assert client.cancel()[0]
+        results = client.wait_for_results(3, 60)
+        assert len(results) == 3 and results[2]["state"] == "cancelled", (results[-1], up.output)
+        assert "cancelled" in [s["state"] for s in _by_task(client, results[2]["task_id"])]
+        stopped_at = watch.wait_stopped(cancelled_at, 5.0)
+        assert stopped_at is not None, "the arm did not stop"
+        time.sleep(1.0)
+        held = watch.since(stopped_at + 0.2)
+        assert len(held) > 10 and max(h[2] for h in held) < 0.05
+        print(f"cancel -> arm stopped after {1000 * (stopped_at - cancelled_at):.0f} ms")
     finally:
         if client is not None:
             client.close()
@@ -165,6 +188,37 @@ def test_up_sim_places_the_object_queues_a_second_task_and_stops_on_sigint(ros_d
     assert math.dist(moved[:2], start[:2]) > 0.03, (start, moved)  # it was carried somewhere
     assert math.dist(moved[:2], ref[:2]) < 0.20, (moved, ref)  # next to the reference object
     assert abs(moved[2] - 0.5 * target.size[2]) < 0.02, moved  # resting on the table, upright
+
+
+def test_up_replay_of_a_recorded_bag_answers_a_question(ros_domain, tmp_path, shared_data):
+    """(b) `spacetools up replay` of the ucn bag, camera_node holding its first frame: agent_node answers the count
+    question as the agent answers that frame offline."""
+    from spacetools_ros.agent.factory import build_agent
+    from spacetools_ros.config import load_config
+    from spacetools_ros.ros.client import SpaceToolsClient
+    from spacetools_ros.sources.folder import FolderSource
+
+    offline = build_agent(load_config()).run(QUESTION, FolderSource(shared_data / "ucn_demo_tabletop").read())
+    bag = shared_data / "bags" / "ucn_rgbd_mcap"
+    up = Up("replay", ros_domain, f"bag={bag}", "camera_node.hold_frame=0", log_dir=tmp_path)
+    client = None
+    try:
+        assert up.wait_for_line("Ctrl-C stops them", 60), up.output
+        client = SpaceToolsClient(f"test_up_replay_{ros_domain}", domain_id=ros_domain)
+        assert client.wait_for_server(120), up.output
+        result = client.ask(QUESTION, timeout=120)
+    finally:
+        if client is not None:
+            client.close()
+        if up.proc.poll() is None:
+            up.proc.send_signal(signal.SIGINT)
+        try:
+            code = up.wait(40)
+        finally:
+            up.kill()
+    assert result is not None and result["state"] == "succeeded", (result, up.output)
+    assert result["answer"] == offline.answer == "10"
+    assert code == 0, up.output
 
 
 def test_up_replay_stops_every_node_on_sigterm(ros_domain, tmp_path):

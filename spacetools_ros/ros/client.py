@@ -124,3 +124,49 @@ class SpaceToolsClient:
         self._executor.shutdown()
         self.node.destroy_node()
         self._context.try_shutdown()
+
+
+class JointStateWatch:
+    """Collects /joint_states on a client's node: (arrival time, arm positions, max |arm velocity|) per message,
+    to see whether and when the arm moves (e.g. after a cancel)."""
+
+    def __init__(self, client: SpaceToolsClient, topic: str = "/joint_states", arm_joints: int = 7) -> None:
+        """Subscribe on the client's (already spinning) node; the first ``arm_joints`` entries are the arm's."""
+        from sensor_msgs.msg import JointState
+
+        self.samples: list[tuple[float, Any, float]] = []
+        self._lock = threading.Lock()
+        self._n = arm_joints
+        client.node.create_subscription(JointState, topic, self._on_state, 10)
+
+    def _on_state(self, msg) -> None:
+        import numpy as np
+
+        speed = float(np.max(np.abs(msg.velocity[:self._n]))) if len(msg.velocity) >= self._n else 0.0
+        with self._lock:
+            self.samples.append((time.monotonic(), np.array(msg.position[:self._n]), speed))
+
+    def since(self, t: float) -> list[tuple[float, Any, float]]:
+        """The samples that arrived at or after monotonic time t."""
+        with self._lock:
+            return [s for s in self.samples if s[0] >= t]
+
+    def wait_moving(self, timeout: float, speed: float = 0.1) -> float | None:
+        """The arrival time of the first sample faster than ``speed`` rad/s from now on (None after timeout)."""
+        start = time.monotonic()
+        while time.monotonic() < start + timeout:
+            fast = [s for s in self.since(start) if s[2] > speed]
+            if fast:
+                return fast[0][0]
+            time.sleep(0.005)
+        return None
+
+    def wait_stopped(self, since: float, timeout: float, speed: float = 0.05) -> float | None:
+        """The arrival time of the first sample after ``since`` slower than ``speed`` (None after timeout)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            slow = [s for s in self.since(since) if s[2] < speed]
+            if slow:
+                return slow[0][0]
+            time.sleep(0.01)
+        return None
