@@ -208,3 +208,15 @@ def test_cancel_and_enable_services_answer(graph):
     client, _ = graph([("agent_node", {"frame_timeout_s": 1.0})])
     assert client.cancel() == (False, "no task is running")
     assert client.enable_execution(True) == (False, "this agent has no arm (robot.backend is none)")
+
+
+def test_client_streams_the_status_of_its_task_and_returns_its_result(graph):
+    client, _ = graph([("camera_node", {"source": "synthetic:2"}), ("agent_node", {})])
+    seen = []
+    result = client.run_task(f"  {COUNT_QUESTION}  ", on_status=lambda s: seen.append(s), timeout=60)
+    assert result is not None and result["state"] == "succeeded", result
+    assert [s["state"] for s in seen] == ["queued", "running", "succeeded"], seen
+    assert {s["task_id"] for s in seen} == {result["task_id"]}
+    refused = client.run_task("Hello\x07 there", on_status=lambda s: seen.append(s), timeout=30)
+    assert refused["state"] == "failed" and refused["error"] == "task contains control characters"
+    assert seen[-1]["state"] == "failed" and seen[-1]["task_id"] == refused["task_id"]

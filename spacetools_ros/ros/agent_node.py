@@ -59,7 +59,8 @@ def _strict_utf8(raw: bytes) -> str:
 
 
 def validate_task_bytes(raw: bytes, max_bytes: int) -> tuple[str | None, str | None]:
-    """(task text, None) for a usable serialized std_msgs/String, else (None, reason)."""
+    """(task text, None) for a usable serialized std_msgs/String, else (the text when it decodes, or None;
+    the reason it is refused)."""
     from rclpy.serialization import deserialize_message
     from std_msgs.msg import String
 
@@ -75,7 +76,7 @@ def validate_task_bytes(raw: bytes, max_bytes: int) -> tuple[str | None, str | N
     if not text.strip():
         return None, "task is empty"
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
-        return None, "task contains control characters"
+        return text.strip(), "task contains control characters"
     return text.strip(), None
 
 
@@ -145,7 +146,7 @@ class AgentNode:
             summary = episode.summary()
             result.update(answer=summary["answer"], error=summary["error"], tool_calls=summary["tool_calls"],
                           turns=summary["turns"], timings={**summary["timings"], **(timings or {})})
-        self._publish(self._status_pub, {"task_id": task_id, "state": state, "error": result["error"]})
+        self._publish(self._status_pub, {"task_id": task_id, "state": state, "task": task, "error": result["error"]})
         self._publish(self._result_pub, result)
         if not log:
             return
@@ -160,7 +161,7 @@ class AgentNode:
         task_id = f"task-{next(self._ids)}"
         text, reason = validate_task_bytes(raw, self.params["max_task_bytes"])
         if reason:
-            self._reject(task_id, None, reason)
+            self._reject(task_id, text, reason)
             return
         try:
             self._queue.put_nowait((task_id, text, time.monotonic()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from spacetools_ros.ros.agent_node import CANCEL_SERVICE, ENABLE_SERVICE, RESULT_TOPIC, STATUS_TOPIC, TASK_TOPIC
@@ -89,6 +90,40 @@ class SpaceToolsClient:
         self.send_task(text)
         results = self.wait_for_results(before + 1, timeout)
         return results[before] if len(results) > before else None
+
+    def run_task(self, text: str, on_status: Callable[[dict[str, Any]], None] | None = None,
+                 timeout: float = 120.0) -> dict[str, Any] | None:
+        """Send a task, hand each of its status messages to ``on_status`` as it arrives (queued, running, then
+        succeeded / failed / cancelled), and return its result (None on timeout).
+
+        The task is recognised by its text in the first status agent_node publishes for it (several identical
+        texts sent at once by different clients are told apart only in order of arrival). A task refused before
+        it is read as text (empty, too long, not UTF-8) carries no text: wait for it with wait_for_results.
+        """
+        with self._cond:
+            seen_statuses, seen_results = len(self.statuses), len(self.results)
+        self.send_task(text)
+        deadline = time.monotonic() + timeout
+        task_id: str | None = None
+        reported = 0
+        with self._cond:
+            while True:
+                mine = [s for s in self.statuses[seen_statuses:]
+                        if (task_id is None and s.get("task") == text.strip())
+                        or (task_id and s.get("task_id") == task_id)]
+                if task_id is None and mine:
+                    task_id = mine[0]["task_id"]
+                for status in mine[reported:]:
+                    if on_status is not None:
+                        on_status(status)
+                reported = len(mine)
+                done = [r for r in self.results[seen_results:] if task_id and r.get("task_id") == task_id]
+                if done:
+                    return done[0]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(min(remaining, 0.5))
 
     def call_service(self, kind, name: str, request, timeout: float = 10.0) -> tuple[bool, str]:
         """Call a service whose response has ``success`` and ``message`` (std_srvs Trigger / SetBool):
