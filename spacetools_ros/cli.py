@@ -171,33 +171,52 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_perf(args: argparse.Namespace) -> int:
-    """Time the default perception chain beside a naive open3d pipeline and print the table."""
-    from spacetools_ros.bench.loop_overhead import format_loop_report, run_loop_overhead_benchmark
-    from spacetools_ros.bench.perf import format_report, run_chain_benchmark
+    """Gather every performance figure beside its baseline (spacetools_ros.bench.suite); print the table or JSON."""
+    from spacetools_ros.bench.suite import SECTIONS, format_perf_table, run_perf_suite
 
     frame = _read_frame(args.frames, args.frame_index, None) if args.frames else None
-    result = run_chain_benchmark(frame, repeats=args.repeats, naive_repeats=args.naive_repeats)
-    loop = run_loop_overhead_benchmark(repeats=args.repeats)
-    if args.json:
-        print(json.dumps({"perception_chain": result, "loop_overhead": loop}, indent=2))
-    else:
-        print(format_report(result) + "\n\n" + format_loop_report(loop))
-    return 0
+    sections = tuple(s.strip() for s in args.sections.split(",") if s.strip()) if args.sections else SECTIONS
+    try:
+        result = run_perf_suite(args.quick, sections, frame, args.repeats, args.naive_repeats, args.domain_id,
+                                progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(json.dumps(result, indent=2) if args.json else format_perf_table(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 1 if result["errors"] else 0
 
 
 def cmd_bench_sim(args: argparse.Namespace) -> int:
-    """Run pick / pick-and-place episodes in the PyBullet simulation, print the table, optionally write JSON."""
+    """Run pick / relational pick / pick-and-place episodes in the PyBullet simulation, print the table (and one
+    progress line per episode on stderr), optionally write JSON and the HTML summary (beside the JSON by default)."""
     from spacetools_ros.bench.sim_bench import format_sim_report, run_sim_benchmark
+    from spacetools_ros.bench.sim_report import write_sim_report
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+
+    def progress(family: str, run: dict) -> None:
+        outcome = f"score {run['score']}" if run.get("score") is not None else (
+            "success" if run["success"] else "failed")
+        first = run["time_to_first_motion_s"]
+        print(f"{family} seed {run['seed']}: {outcome}, first motion "
+              f"{'-' if first is None else f'{first:.2f} s'}: {run['task']}", file=sys.stderr, flush=True)
+
     try:
-        result = run_sim_benchmark(args.episodes, args.seed, tasks)
+        result = run_sim_benchmark(args.episodes, args.seed, tasks, progress=progress)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     print(format_sim_report(result))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))
         print(f"wrote {args.json}", file=sys.stderr)
+    html_path = args.html or (str(Path(args.json).with_suffix(".html")) if args.json else None)
+    if html_path:
+        write_sim_report(html_path, result, run={"episodes": args.episodes, "seed": args.seed, "tasks": tasks})
+        print(f"wrote {html_path}", file=sys.stderr)
     return 0
 
 
@@ -297,18 +316,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks that print numbers beside a baseline measured in the same run")
     bench_sub = bench.add_subparsers(dest="benchmark", required=True)
-    perf = bench_sub.add_parser("perf", help="the default perception chain vs a naive open3d pipeline (640x480)")
-    perf.add_argument("--frames", help="frame source (default: ucn_demo_tabletop frame 0 if present, else synthetic)")
+    perf = bench_sub.add_parser("perf", help="every performance figure (conversions, perception chain, agent loop, "
+                                             "bag replay, simulator) beside a baseline measured in the same run")
+    perf.add_argument("--quick", action="store_true", help="short settings, a few seconds per section (CI)")
+    perf.add_argument("--sections", help="comma-separated subset of: conversions, perception_chain, loop_overhead, "
+                                         "replay, sim_speed (default: all)")
+    perf.add_argument("--frames", help="the perception chain's frame source (default: ucn_demo_tabletop frame 0 if "
+                                       "present, else synthetic)")
     perf.add_argument("--frame-index", type=int, default=0, help="which frame of the source (default 0)")
-    perf.add_argument("--repeats", type=int, default=20, help="timed runs of the chain (default 20)")
-    perf.add_argument("--naive-repeats", type=int, help="timed runs of the naive pipeline (default 5)")
+    perf.add_argument("--repeats", type=int, help="timed runs of the chain and the agent loop (default 20; quick 3)")
+    perf.add_argument("--naive-repeats", type=int, help="timed runs of the naive pipeline (default 5; quick 1)")
+    perf.add_argument("--domain-id", type=int, help="private ROS_DOMAIN_ID of the replay (default: from the pid)")
     perf.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
+    perf.add_argument("--out", metavar="FILE", help="also write the result as JSON to FILE")
     perf.set_defaults(func=cmd_bench_perf)
-    sim = bench_sub.add_parser("sim", help="pick / pick-and-place success in PyBullet (scripted planner)")
+    sim = bench_sub.add_parser("sim", help="pick / relational pick / pick-and-place success in PyBullet (scripted "
+                               "planner)")
     sim.add_argument("--episodes", type=int, default=10, help="episodes per task family (default 10)")
     sim.add_argument("--seed", type=int, default=0, help="first scene seed (default 0)")
-    sim.add_argument("--tasks", default="pick,pick_place", help="comma-separated families: pick, pick_place")
-    sim.add_argument("--json", metavar="OUT", help="also write the result (with every episode) as JSON to OUT")
+    sim.add_argument("--tasks", default="pick,relational_pick,pick_place",
+                     help="comma-separated families: pick, relational_pick, pick_place (default all three)")
+    sim.add_argument("--json", metavar="OUT", help="also write the result (with every episode) as JSON to OUT, and "
+                     "the HTML summary beside it (OUT with .html)")
+    sim.add_argument("--html", metavar="PATH", help="write the HTML summary to PATH (default: beside --json OUT)")
     sim.set_defaults(func=cmd_bench_sim)
 
     demo = sub.add_parser("demo", help="the simulated arm carries out a command over ROS (sim_node + agent_node); "

@@ -1,5 +1,8 @@
-"""Benchmarks of the perception stack that can run anywhere the package is installed.
+"""Benchmarks that run anywhere the package is installed, each printing numbers beside a baseline measured in the
+same run (never asserted in tests).
 
-spacetools_ros.bench.perf times the default perception chain on one RGB-D frame (back-projection, table
-plane and objects, segmentation from a point, an oriented 3D box, a grasp) beside a naive open3d pipeline.
+- suite: `spacetools bench perf`, every figure below gathered into one table / JSON;
+- conversions, perf (perception chain), loop_overhead, replay_throughput, sim_speed: its sections;
+- sim_bench (+ sim_report): `spacetools bench sim`, closed-loop task success in the simulator;
+- task_flood: agent_node under a flood of garbage tasks (answers, liveness, memory).
 """

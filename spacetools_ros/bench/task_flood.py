@@ -4,9 +4,17 @@ camera_node (a generated scene) and agent_node run as processes on a private ROS
 ``count`` messages on /spacetools/task as fast as it can: empty strings, 1 MB strings, bytes that are not UTF-8,
 random unicode, JSON documents, prompt-injection text and control characters, in a fixed seeded mix. Every
 message must get a status (queued, or failed with a reason such as "queue full"); agent_node's resident memory
-(VmRSS from /proc) is read before the flood, right after it, and after a valid task that follows.
+(VmRSS from /proc) is read before the first flood and after each round (its flood and a valid task that follows):
+across rounds it must stay flat.
 
-Run: python benchmarks/bench_task_flood.py [--count N]
+The nodes get demo.ros_env(), which loads config/fastdds_task_reader.xml (the /spacetools/task reader's history
+memory policy DYNAMIC). Measured on 2 shared cores, 10 000 messages per round (143 of them 1 MB), agent_node's RSS
+(MB) before / after rounds 1, 2, 3:
+  rmw_fastrtps defaults (PREALLOCATED_WITH_REALLOC):  ~160 / ~1200 / ~2100 (grows ~1 GB per round)
+  config/fastdds_task_reader.xml:                      see README ("ROS 2 interface") and the report of the run
+The client publishes from this process, without those variables (a user's process on the robot PC).
+
+Run: python benchmarks/bench_task_flood.py [--count N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -100,7 +108,8 @@ def run_flood(count: int = 10_000, rounds: int = 2, domain_id: int | None = None
     messages = garbage_messages(count, big_every=big_every)
     nodes = [("camera_node", {"source": "synthetic:1"}), ("agent_node", {})]
     rounds_out = []
-    with running_nodes(nodes, ros_env(domain), log_dir=log_dir) as procs:
+    env = ros_env(domain)
+    with running_nodes(nodes, env, log_dir=log_dir) as procs:
         agent_pid = procs[1].pid
         client = SpaceToolsClient("spacetools_flood", domain_id=domain)
         try:
@@ -124,12 +133,16 @@ def run_flood(count: int = 10_000, rounds: int = 2, domain_id: int | None = None
         finally:
             client.close()
     return {"messages_per_round": count, "one_mb_every": big_every, "rounds": rounds_out, "nodes_alive": alive,
-            "warm_task": warm["state"] if warm else None, "rss_kib_before": rss_before}
+            "warm_task": warm["state"] if warm else None, "rss_kib_before": rss_before,
+            "fastdds_profiles": env.get("FASTRTPS_DEFAULT_PROFILES_FILE"),
+            "use_qos_from_xml": env.get("RMW_FASTRTPS_USE_QOS_FROM_XML")}
 
 
 def format_flood(result: dict[str, Any]) -> str:
     """A short human-readable report."""
-    lines = [f"agent_node RSS before: {result['rss_kib_before']} KiB; nodes alive at the end: {result['nodes_alive']}"]
+    lines = [f"nodes' Fast DDS profiles: {result.get('fastdds_profiles') or 'none (rmw_fastrtps defaults)'} "
+             f"(RMW_FASTRTPS_USE_QOS_FROM_XML={result.get('use_qos_from_xml')})",
+             f"agent_node RSS before: {result['rss_kib_before']} KiB; nodes alive at the end: {result['nodes_alive']}"]
     for k, r in enumerate(result["rounds"], 1):
         lines.append(f"round {k}: {result['messages_per_round']} garbage messages -> {r['answered']} answered with a "
                      f"status ({r['states']}; failed without a reason: {r['failed_without_reason']}) in "

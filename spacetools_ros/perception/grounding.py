@@ -2,7 +2,8 @@
 
 Understands colour names, sizes (large/small/tall/short), positions (left/right/front/back,
 nearest/farthest, closest to the robot), a coarse shape (box/cube, can/cylinder, bowl, cup, bottle),
-relations to another object ("the cube left of the bowl"), free space ("an empty spot left of
+relations to another object ("the cube left of the bowl", "the can nearest to the red box": of
+the objects the description fits, the nearest one the relation holds for), free space ("an empty spot left of
 the bowl") and the inside of a hollow object ("inside the blue bowl": the middle of its opening, where
 something put into it goes, instead of a point on the object). Left/right/front/back are from the
 camera's point of view, on the table plane. Object names ("the ketchup") need a model backend.
@@ -46,8 +47,13 @@ SUPERLATIVES = [
 RELATIONS = [
     (r"\b(?:to the )?left of\b", "left"), (r"\b(?:to the )?right of\b", "right"),
     (r"\bin front of\b", "front"), (r"\b(?:behind|in back of|at the back of)\b", "behind"),
+    # "nearest to the bowl" is a relation; "nearest to the robot" stays a superlative (SUPERLATIVES)
+    (r"\b(?:nearest|closest) to\b(?!\s+(?:the\s+)?(?:robot|arm|base|camera)\b)", "near"),
     (r"\b(?:next to|near|beside|close to|by)\b", "near"),
 ]
+MATCH_TOLERANCE = 0.9
+"""Objects related to the anchor whose description score is at least this fraction of the best one's (a cylinder
+a single view takes for a bottle: 0.9) match equally well, and the nearest to the anchor wins."""
 INSIDE = re.compile(r"\b(inside|into|interior)\b")
 FREE_SPACE = re.compile(r"\b(empty|free|vacant|clear|open)\b|\b(space|spot|place|area|location|room)\b")
 FREE_CLEARANCE_M = 0.06  # a free spot keeps this far from every object point
@@ -183,10 +189,11 @@ class ClassicalGrounding(PointingBackend):
                     continue
                 dx, dy = layout.offset(a.obj.centroid_camera, ac)
                 if _satisfies(ref.relation, dx, dy):
-                    related.append((a, s / (1.0 + math.hypot(dx, dy))))
+                    related.append((a, s, math.hypot(dx, dy)))
             if not related:
                 raise BackendError(f"nothing {ref.relation} of the {anchor.colour} {anchor.shape} matches '{phrase}'")
-            scored = related
+            best = max(s for _, s, _ in related)
+            scored = [(a, (best if s >= MATCH_TOLERANCE * best else s) / (1.0 + d)) for a, s, d in related]
         if ref.superlative:
             key, larger = ref.superlative
             scored.sort(key=lambda item: layout.value(item[0], key), reverse=larger)
