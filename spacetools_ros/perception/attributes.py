@@ -85,16 +85,21 @@ class ObjectAttributes:
         return max(self.colours, key=self.colours.get)
 
 
+BELOW_TABLE_M = 0.02  # points further below the table plane than this (depth noise) belong to no object on it
+
+
 def _footprint(obj: SegmentedObject, cloud: np.ndarray, plane: TablePlane) -> tuple | None:
     """The object's finite points (Nx3), their heights above the table, their footprint on the plane (Nx2), the
     footprint rectangle (centre, (w, h), angle) and a keep mask over the mask's pixels; None for < 10 points."""
     points = cloud[obj.mask]
     keep = np.isfinite(points).all(axis=1)
-    points = points[keep]
+    normal = plane.normal
+    heights = np.full(len(points), -np.inf)
+    heights[keep] = points[keep] @ normal + plane.coefficients[3]
+    keep &= heights > -BELOW_TABLE_M  # a mask pixel seeing the floor past the table's edge is not the object
+    points, height = points[keep], heights[keep]
     if len(points) < 10:
         return None
-    normal = plane.normal
-    height = points @ normal + plane.coefficients[3]
     a = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
     a /= np.linalg.norm(a)
     b = np.cross(normal, a)
