@@ -8,7 +8,6 @@ import base64
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -439,29 +438,11 @@ def test_report_is_one_self_contained_page(shared_run):
     assert page.count('class="answer"') == 3  # their predicted points
 
 
-def _chromium() -> str | None:
-    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-def test_report_renders_in_headless_chromium(shared_run, tmp_path):
+def test_report_renders_in_headless_chromium(shared_run, chromium):
     """Chromium run the way test_trace_report.py runs it: no console message, the images drawn."""
-    binary = _chromium()
-    if binary is None:
-        pytest.skip("no chromium binary found (apt-get install chromium, or set CHROMIUM=/path/to/chrome)")
     _, out, _, _ = shared_run
-    shot = tmp_path / "report.png"
-    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-               "--v=0", f"--screenshot={shot}", "--window-size=1280,2000", (out / "report.html").resolve().as_uri()]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-3000:]
-    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line]
+    image, console, _ = chromium.render(out / "report.html", 1280, 2000)
     assert not console, console
-    image = cv2.imread(str(shot), cv2.IMREAD_COLOR)
     assert image is not None and image.shape[:2] == (2000, 1280)
     colours = len(np.unique(image.reshape(-1, 3), axis=0))
     assert colours > 2000, f"{colours} distinct colours: the images did not render"

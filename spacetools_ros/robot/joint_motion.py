@@ -90,9 +90,14 @@ class JointTrajectoryBackend(RobotBackend):
     disabled gate executes nothing) before :meth:`execute_path` runs.
     """
 
-    def __init__(self, profile: RobotProfile, guard: MotionGuard, gate: ExecutionGate,
-                 kinematics: ArmKinematics | None = None) -> None:
-        """Plan with ``kinematics`` (default: the profile's arm)."""
+    def __init__(self, profile: RobotProfile, guard: MotionGuard | None, gate: ExecutionGate | None,
+                 kinematics: ArmKinematics | None = None, enabled_by_default: bool = False) -> None:
+        """Plan with ``kinematics`` (default: the profile's arm). Without a gate: the guard's, or a new one
+        (enabled when ``enabled_by_default``); without a guard: the profile's limits on that gate."""
+        if gate is None:
+            gate = guard.gate if guard is not None else ExecutionGate(enabled=enabled_by_default)
+        if guard is None:
+            guard = MotionGuard.from_profile(profile, gate)
         super().__init__(profile, guard, gate)
         self.kinematics = kinematics if kinematics is not None else ArmKinematics(profile=profile)
         self._vel = np.asarray(profile.velocity_limits, dtype=float)

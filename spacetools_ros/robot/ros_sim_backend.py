@@ -57,11 +57,7 @@ class RosSimBackend(JointTrajectoryBackend):
 
         from spacetools_ros.ros.qos import command_qos
 
-        if gate is None:
-            gate = guard.gate if guard is not None else ExecutionGate(enabled=False)
-        if guard is None:
-            guard = MotionGuard.from_profile(profile, gate)
-        super().__init__(profile, guard, gate, kinematics)
+        super().__init__(profile, guard, gate, kinematics, enabled_by_default=False)
         self.node = node
         self.camera = camera
         self._names = list(profile.joint_names)

@@ -25,6 +25,19 @@ PARAMETERS = {
 }
 
 
+def camera_publishers(node, namespace: str) -> dict:
+    """Reliable publishers of the colour and aligned depth images and their camera_info under ``namespace``, on
+    realsense2_camera's topic names (what :func:`publish_frame` publishes on)."""
+    from sensor_msgs.msg import CameraInfo, Image
+
+    topics = CameraTopics.under(namespace)
+    qos = camera_publisher_qos()
+    return {"color": node.create_publisher(Image, topics.color, qos),
+            "depth": node.create_publisher(Image, topics.depth, qos),
+            "color_info": node.create_publisher(CameraInfo, topics.color_info, qos),
+            "depth_info": node.create_publisher(CameraInfo, topics.depth_info, qos)}
+
+
 def publish_frame(publishers: dict, frame, stamp: float) -> None:
     """Publish one frame on the four camera topics with a shared stamp."""
     fid = frame.frame_id
@@ -39,7 +52,6 @@ def publish_frame(publishers: dict, frame, stamp: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the node until shutdown."""
     import rclpy
-    from sensor_msgs.msg import CameraInfo, Image
 
     rclpy.init(args=argv if argv is not None else sys.argv)
     node = rclpy.create_node("spacetools_camera")
@@ -47,14 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         params = declare_parameters(node, PARAMETERS)
     except ParameterError as exc:
         return stop_node(node, str(exc), 2)
-    topics = CameraTopics.under(params["camera_namespace"])
-    qos = camera_publisher_qos()
-    publishers = {
-        "color": node.create_publisher(Image, topics.color, qos),
-        "depth": node.create_publisher(Image, topics.depth, qos),
-        "color_info": node.create_publisher(CameraInfo, topics.color_info, qos),
-        "depth_info": node.create_publisher(CameraInfo, topics.depth_info, qos),
-    }
+    publishers = camera_publishers(node, params["camera_namespace"])
     try:
         source = open_source(params["source"])
         source.open()

@@ -208,15 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the node until shutdown."""
     import rclpy
     from rosgraph_msgs.msg import Clock
-    from sensor_msgs.msg import CameraInfo, Image, JointState
+    from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64
     from std_srvs.srv import Trigger
     from trajectory_msgs.msg import JointTrajectory
 
     from spacetools_ros.robot.sim.pybullet_sim import FINGER_JOINTS
-    from spacetools_ros.ros.camera_node import publish_frame
-    from spacetools_ros.ros.qos import camera_publisher_qos, command_qos
-    from spacetools_ros.sources.topics import CameraTopics
+    from spacetools_ros.ros.camera_node import camera_publishers, publish_frame
+    from spacetools_ros.ros.qos import command_qos
 
     rclpy.init(args=argv if argv is not None else sys.argv)
     node = rclpy.create_node("spacetools_sim")
@@ -225,14 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         scene = scene_from_parameters(params)
     except (ParameterError, ValueError) as exc:
         return stop_node(node, str(exc), 2)
-    topics = CameraTopics.under(params["camera_namespace"])
-    qos = camera_publisher_qos()
-    cam_pubs = {
-        "color": node.create_publisher(Image, topics.color, qos),
-        "depth": node.create_publisher(Image, topics.depth, qos),
-        "color_info": node.create_publisher(CameraInfo, topics.color_info, qos),
-        "depth_info": node.create_publisher(CameraInfo, topics.depth_info, qos),
-    }
+    cam_pubs = camera_publishers(node, params["camera_namespace"])
     state_pub = node.create_publisher(JointState, JOINT_STATES_TOPIC, 10)
     clock_pub = node.create_publisher(Clock, "/clock", 10)
 

@@ -48,11 +48,7 @@ class SimBackend(JointTrajectoryBackend):
         realtime: bool = False,
     ) -> None:
         """Drive ``sim``; guard defaults to the profile's limits with an enabled gate (simulation moves freely)."""
-        if gate is None:
-            gate = guard.gate if guard is not None else ExecutionGate(enabled=True)
-        if guard is None:
-            guard = MotionGuard.from_profile(profile, gate)
-        super().__init__(profile, guard, gate, kinematics)
+        super().__init__(profile, guard, gate, kinematics, enabled_by_default=True)
         self.sim = sim
         self.camera_hz = float(camera_hz)
         self.stream_scale = float(stream_scale)
