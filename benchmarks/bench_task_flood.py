@@ -15,7 +15,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2, help="floods one after another (memory must plateau)")
-    parser.add_argument("--one-mb-every", type=int, default=70, help="every N-th message is 1 MB (0: none)")
+    parser.add_argument("--one-mb-every", type=int, default=70,
+                        help="every N-th message is 1 MB (a multiple of 7; 0: none)")
     parser.add_argument("--domain", type=int, help="ROS_DOMAIN_ID for the nodes and the client (default: from the pid)")
     parser.add_argument("--json", help="also write the result as JSON here")
     args = parser.parse_args()
@@ -24,7 +25,7 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
-    complete = all(r["answered"] == result["messages_per_round"] for r in result["rounds"])
+    complete = all(r["answered"] == r["finished"] == result["messages_per_round"] for r in result["rounds"])
     return 0 if complete and result["nodes_alive"] else 1
 
 

@@ -15,16 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def ros_env(domain_id: int) -> dict[str, str]:
-    """The environment for nodes on one private ROS domain, discovery kept on this machine.
-
-    With rmw_fastrtps_cpp it also loads config/fastdds_task_reader.xml (FASTRTPS_DEFAULT_PROFILES_FILE with
+def with_task_reader_profile(env: dict[str, str]) -> dict[str, str]:
+    """env, with rmw_fastrtps_cpp, loading config/fastdds_task_reader.xml (FASTRTPS_DEFAULT_PROFILES_FILE with
     RMW_FASTRTPS_USE_QOS_FROM_XML=1): the /spacetools/task reader frees each payload once taken, so a flood of
-    1 MB tasks leaves agent_node's memory flat; every other entity keeps rmw_fastrtps' own settings. Skipped when
-    the user set any of those variables (or RMW_FASTRTPS_PUBLICATION_MODE, which the XML mode would override)."""
-    env = dict(os.environ)
-    env["ROS_DOMAIN_ID"] = str(domain_id)
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    1 MB tasks leaves agent_node's memory flat; every other entity keeps rmw_fastrtps' own settings. Left as it is
+    when the user set any of those variables (or RMW_FASTRTPS_PUBLICATION_MODE, which the XML mode would override)."""
     rmw = env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     user_fastdds = ("FASTRTPS_DEFAULT_PROFILES_FILE", "RMW_FASTRTPS_USE_QOS_FROM_XML", "RMW_FASTRTPS_PUBLICATION_MODE")
     if rmw == "rmw_fastrtps_cpp" and not any(env.get(key) for key in user_fastdds):
@@ -34,8 +29,17 @@ def ros_env(domain_id: int) -> dict[str, str]:
         if profiles.is_file():
             env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(profiles)
             env["RMW_FASTRTPS_USE_QOS_FROM_XML"] = "1"
-    env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def ros_env(domain_id: int) -> dict[str, str]:
+    """The environment for nodes on one private ROS domain, discovery kept on this machine, with the task reader's
+    Fast DDS profile (:func:`with_task_reader_profile`)."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(domain_id)
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["PYTHONUNBUFFERED"] = "1"
+    return with_task_reader_profile(env)
 
 
 def node_command(module: str, parameters: dict[str, object]) -> list[str]:

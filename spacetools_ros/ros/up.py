@@ -23,13 +23,15 @@ GRACE_S = 1.0  # after the first death: time for the others' own messages (a nod
 
 
 def up_env(domain_id: int | None) -> dict[str, str]:
-    """The nodes' environment: this one, with ROS_DOMAIN_ID set when given and unbuffered Python output."""
+    """The nodes' environment: this one, with ROS_DOMAIN_ID set when given, unbuffered Python output and the task
+    reader's Fast DDS profile (see :func:`spacetools_ros.ros.demo.with_task_reader_profile`)."""
+    from spacetools_ros.ros.demo import with_task_reader_profile
+
     env = dict(os.environ)
     if domain_id is not None:
         env["ROS_DOMAIN_ID"] = str(domain_id)
-    env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return with_task_reader_profile(env)
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
