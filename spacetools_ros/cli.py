@@ -44,16 +44,21 @@ def _print_episode(episode) -> None:
     print(f"answer: {episode.answer if episode.answer is not None else '(none)'}")
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    """Run one question through the agent on one frame and print the trace."""
-    from spacetools_ros.agent.factory import build_agent
-
+def _config_from_args(args: argparse.Namespace):
+    """The configuration of --config with the --set overrides and the --planner / --model / --base-url shortcuts."""
     overrides = list(args.set)
     for key, value in (("planner", args.planner), ("planner_options.model", args.model),
                        ("planner_options.base_url", args.base_url)):
         if value is not None:
             overrides.append(f"{key}={json.dumps(value)}")  # quoted: a path or URL stays a string
-    config = load_config(args.config, overrides)
+    return load_config(args.config, overrides)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Run one question through the agent on one frame and print the trace."""
+    from spacetools_ros.agent.factory import build_agent
+
+    config = _config_from_args(args)
     frame = _read_frame(args.frames, args.frame_index, _configured_pose(config))
     agent = build_agent(config)
     if args.trace:
@@ -140,12 +145,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    overrides = list(args.set)
-    for key, value in (("planner", args.planner), ("planner_options.model", args.model),
-                       ("planner_options.base_url", args.base_url)):
-        if value is not None:
-            overrides.append(f"{key}={json.dumps(value)}")  # quoted: a path or URL stays a string
-    config = load_config(args.config, overrides)
+    config = _config_from_args(args)
     try:
         items = load_dataset(args.dataset, args.format)
     except DatasetError as exc:

@@ -75,6 +75,17 @@ class Up:
             self.proc.kill()
             self.proc.wait()
 
+    def stop(self, client=None) -> int:
+        """Close the client, SIGINT `up` and return its exit code (killed if it does not stop within 40 s)."""
+        if client is not None:
+            client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.wait(40)
+        finally:
+            self.kill()
+
 
 def _gone(pid: int) -> bool:
     """The process no longer exists (or is a zombie waiting for its parent)."""
@@ -171,14 +182,7 @@ def test_up_sim_places_the_object_queues_a_second_task_and_stops_on_sigint(ros_d
         assert len(held) > 10 and max(h[2] for h in held) < 0.05
         print(f"cancel -> arm stopped after {1000 * (stopped_at - cancelled_at):.0f} ms")
     finally:
-        if client is not None:
-            client.close()
-        if up.proc.poll() is None:
-            up.proc.send_signal(signal.SIGINT)
-        try:
-            code = up.wait(40)
-        finally:
-            up.kill()
+        code = up.stop(client)
     assert code == 0, up.output
     assert "SIGINT received" in up.output and "stopped" in up.lines[-1], up.output
     assert all(_gone(pid) for pid in pids.values()), (pids, up.output)
@@ -208,14 +212,7 @@ def test_up_replay_of_a_recorded_bag_answers_a_question(ros_domain, tmp_path, sh
         assert client.wait_for_server(120), up.output
         result = client.ask(QUESTION, timeout=120)
     finally:
-        if client is not None:
-            client.close()
-        if up.proc.poll() is None:
-            up.proc.send_signal(signal.SIGINT)
-        try:
-            code = up.wait(40)
-        finally:
-            up.kill()
+        code = up.stop(client)
     assert result is not None and result["state"] == "succeeded", (result, up.output)
     assert result["answer"] == offline.answer == "10"
     assert code == 0, up.output
