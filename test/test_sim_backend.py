@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("pybullet")
 pytest.importorskip("pinocchio")
 
-from spacetools_ros.frames.geometry import backproject_depth  # noqa: E402
+from spacetools_ros.frames.geometry import backproject_depth, top_down_pose  # noqa: E402
 from spacetools_ros.robot.profile import PANDA  # noqa: E402
 from spacetools_ros.robot.safety import ExecutionGate, MotionGuard, SafetyError  # noqa: E402
 from spacetools_ros.robot.sim import SimBackend, TabletopSim, camera_from_scene  # noqa: E402
@@ -28,13 +28,6 @@ CYLINDER = SceneObjectSpec("blue_cylinder_1", "cylinder", "blue", (40, 70, 200),
                            (0.55, -0.15), 0.0)
 
 
-def _top_down(x: float, y: float, z: float, closing_yaw: float) -> np.ndarray:
-    """A TCP pose approaching straight down (z = -z_base) closing along the base direction at closing_yaw."""
-    y_axis = np.array([np.cos(closing_yaw), np.sin(closing_yaw), 0.0])
-    z_axis = np.array([0.0, 0.0, -1.0])
-    T = np.eye(4)
-    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = np.cross(y_axis, z_axis), y_axis, z_axis, (x, y, z)
-    return T
 
 
 @pytest.fixture
@@ -75,7 +68,7 @@ def test_move_to_pose_reaches_reachable_targets(world: tuple[TabletopSim, SimBac
     sim, backend = world
     assert np.allclose(backend.tcp_pose(), sim.tcp_pose_world(), atol=1e-6)  # pinocchio FK == PyBullet
     for x, y, z, straight in ((0.5, 0.2, 0.3, False), (0.45, -0.1, 0.25, False), (0.45, -0.1, 0.15, True)):
-        target = _top_down(x, y, z, 0.3)
+        target = top_down_pose(x, y, z, 0.3)
         result = backend.move_to_pose(target, straight=straight)
         assert result.success, result.message
         assert np.linalg.norm(sim.tcp_pose_world()[:3, 3] - target[:3, 3]) < 0.005
@@ -89,7 +82,7 @@ def test_top_down_grasp_lifts_a_small_object(world: tuple[TabletopSim, SimBacken
     sim, backend = world
     pose = sim.object_poses()[spec.name]
     closing = spec.yaw if spec.shape == "box" else 0.0  # across the box's 4 cm side
-    grasp = _top_down(pose[0, 3], pose[1, 3], max(spec.size[2] - 0.03, 0.015), closing)
+    grasp = top_down_pose(pose[0, 3], pose[1, 3], max(spec.size[2] - 0.03, 0.015), closing)
     result = Manipulator(backend).execute_grasp(grasp)
     assert result.success, result.message
     assert sim.object_poses()[spec.name][2, 3] - pose[2, 3] > 0.05
@@ -101,7 +94,7 @@ def test_top_down_grasp_lifts_a_small_object(world: tuple[TabletopSim, SimBacken
 def test_grasping_empty_space_holds_nothing(world: tuple[TabletopSim, SimBackend]) -> None:
     sim, backend = world
     before = sim.object_poses()
-    result = Manipulator(backend).execute_grasp(_top_down(0.45, -0.32, 0.05, 0.0))
+    result = Manipulator(backend).execute_grasp(top_down_pose(0.45, -0.32, 0.05, 0.0))
     assert not result.success and result.moved
     assert backend.gripper_width() < 0.003
     after = sim.object_poses()
@@ -111,7 +104,7 @@ def test_grasping_empty_space_holds_nothing(world: tuple[TabletopSim, SimBackend
 def test_cancel_stops_a_long_motion_within_100_ms(world: tuple[TabletopSim, SimBackend]) -> None:
     sim, backend = world
     backend.realtime = True  # a motion that takes seconds of wall time
-    target = _top_down(0.5, -0.3, 0.2, 0.0)
+    target = top_down_pose(0.5, -0.3, 0.2, 0.0)
     results: list = []
     mover = threading.Thread(target=lambda: results.append(backend.move_to_pose(target, velocity_scaling=0.1)))
     mover.start()
@@ -146,12 +139,12 @@ def test_gate_is_respected() -> None:
         backend = SimBackend(sim, MotionGuard.from_profile(PANDA, gate), gate)
         q = backend.joint_positions()
         with pytest.raises(SafetyError):
-            backend.move_to_pose(_top_down(0.5, 0.0, 0.3, 0.0))
+            backend.move_to_pose(top_down_pose(0.5, 0.0, 0.3, 0.0))
         gate.set_dry_run(True)
-        assert not backend.move_to_pose(_top_down(0.5, 0.0, 0.3, 0.0)).moved
+        assert not backend.move_to_pose(top_down_pose(0.5, 0.0, 0.3, 0.0)).moved
         assert np.allclose(backend.joint_positions(), q, atol=1e-3)
         with pytest.raises(SafetyError):  # outside the workspace box
-            backend.move_to_pose(_top_down(1.5, 0.0, 0.3, 0.0))
+            backend.move_to_pose(top_down_pose(1.5, 0.0, 0.3, 0.0))
     finally:
         sim.close()
 
@@ -161,7 +154,7 @@ def test_deterministic() -> None:
     for _ in range(2):
         sim = TabletopSim([BOX, CYLINDER])
         backend = SimBackend(sim)
-        backend.move_to_pose(_top_down(0.5, 0.0, 0.2, 0.0))
+        backend.move_to_pose(top_down_pose(0.5, 0.0, 0.2, 0.0))
         backend.set_gripper(0.0)
         poses.append((backend.joint_positions(), sim.object_poses()[BOX.name]))
         sim.close()

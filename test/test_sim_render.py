@@ -13,7 +13,7 @@ pytest.importorskip("open3d")
 
 import pybullet as pb  # noqa: E402
 
-from spacetools_ros.frames.geometry import backproject_depth  # noqa: E402
+from spacetools_ros.frames.geometry import backproject_depth, top_down_pose  # noqa: E402
 from spacetools_ros.perception.attributes import colour_fractions  # noqa: E402
 from spacetools_ros.robot.sim import SimBackend, SimCamera, TabletopSim, camera_from_scene  # noqa: E402
 from spacetools_ros.robot.sim.raycast_camera import RaycastRenderer  # noqa: E402
@@ -24,14 +24,6 @@ from spacetools_ros.robot.sim.shape_meshes import (  # noqa: E402
     sphere_mesh,
 )
 from spacetools_ros.sources.synthetic import TABLE_X, TABLE_Y, generate_tabletop  # noqa: E402
-
-
-def _top_down(x: float, y: float, z: float, closing_yaw: float = 0.0) -> np.ndarray:
-    y_axis = np.array([np.cos(closing_yaw), np.sin(closing_yaw), 0.0])
-    z_axis = np.array([0.0, 0.0, -1.0])
-    T = np.eye(4)
-    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = np.cross(y_axis, z_axis), y_axis, z_axis, (x, y, z)
-    return T
 
 
 def _tiny(sim: TabletopSim) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,7 +61,7 @@ def world(request: pytest.FixtureRequest) -> TabletopSim:
     if request.param != "home":
         _compound(sim)
         sim.step(24)
-        assert SimBackend(sim).move_to_pose(_top_down(0.45, -0.15, 0.2)).success
+        assert SimBackend(sim).move_to_pose(top_down_pose(0.45, -0.15, 0.2)).success
     yield sim
     sim.close()
 
@@ -185,7 +177,8 @@ def test_culling_and_kept_bodies_give_the_frame_of_casting_every_ray() -> None:
         backend = SimBackend(sim)
         full = RaycastRenderer(sim.client, sim._visual_mesh, cull=False)
         home = np.asarray(sim.profile.home, dtype=float)
-        for target in (None, None, _top_down(0.5, 0.2, 0.3, 0.3), None, "home", "home", _top_down(0.45, -0.15, 0.2)):
+        targets = (None, None, top_down_pose(0.5, 0.2, 0.3, 0.3), None, "home", "home", top_down_pose(0.45, -0.15, 0.2))
+        for target in targets:
             if target is None:
                 sim.step(24)
             elif isinstance(target, str):  # on the way home: the arm is moving at this frame
@@ -236,7 +229,7 @@ def test_the_moving_arm_shows_up_where_it_is() -> None:
     sim = TabletopSim([], SimCamera(scene.frame.intrinsics, T_base_camera))
     try:
         home = sim.render()
-        assert SimBackend(sim).move_to_pose(_top_down(0.6, 0.0, 0.15)).success
+        assert SimBackend(sim).move_to_pose(top_down_pose(0.6, 0.0, 0.15)).success
         frame = sim.render()
         # PyBullet's own ray test against the collision shapes (the arm's are its visual shapes), every 6th pixel
         T, k = frame.T_base_camera, frame.intrinsics

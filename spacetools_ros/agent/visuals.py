@@ -16,7 +16,7 @@ import numpy as np
 from spacetools_ros.agent.loop import Episode
 from spacetools_ros.agent.report import answer_points
 from spacetools_ros.frames.frame import RGBDFrame
-from spacetools_ros.frames.geometry import transform_points
+from spacetools_ros.frames.geometry import project_points, transform_points
 
 GRASP_TOOL = "grasp_generator.compute_grasp"
 FINGER_LENGTH_M = 0.05  # drawn length of a finger, from its base to its tip along the approach
@@ -101,10 +101,7 @@ def gripper_segments(T_base_tcp: np.ndarray, opening: float) -> list[tuple[np.nd
 def _project(frame: RGBDFrame, points_base: np.ndarray) -> np.ndarray | None:
     """Pixel coordinates (N x 2) of base-frame points, None where any lies behind the camera."""
     cam = transform_points(np.linalg.inv(frame.T_base_camera), np.asarray(points_base, dtype=float).reshape(-1, 3))
-    if np.any(cam[:, 2] <= 1e-6):
-        return None
-    k = frame.intrinsics
-    return np.stack([k.fx * cam[:, 0] / cam[:, 2] + k.cx, k.fy * cam[:, 1] / cam[:, 2] + k.cy], axis=1)
+    return None if np.any(cam[:, 2] <= 1e-6) else project_points(cam, frame.intrinsics)
 
 
 def draw_debug_image(visuals: SceneVisuals) -> np.ndarray | None:

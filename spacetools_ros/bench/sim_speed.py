@@ -27,7 +27,7 @@ import statistics
 import time
 from typing import Any
 
-import numpy as np
+from spacetools_ros.frames.geometry import top_down_pose
 
 DEFAULT_RENDERERS = ("raycast", "tiny")
 POSES = ((0.5, 0.2, 0.3, 0.3), (0.45, -0.15, 0.2, 0.0))
@@ -36,13 +36,6 @@ GRIPPER_WIDTHS = (0.0, 0.08)
 """Gripper command after reaching the first / second pose (close, open)."""
 
 
-def _top_down(x: float, y: float, z: float, closing_yaw: float) -> np.ndarray:
-    """A TCP pose pointing straight down, the fingers closing along the base direction at closing_yaw."""
-    y_axis = np.array([np.cos(closing_yaw), np.sin(closing_yaw), 0.0])
-    z_axis = np.array([0.0, 0.0, -1.0])
-    T = np.eye(4)
-    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = np.cross(y_axis, z_axis), y_axis, z_axis, (x, y, z)
-    return T
 
 
 def run_motion(renderer: str, sim_seconds: float, camera_hz: float, seed: int) -> dict[str, float]:
@@ -71,7 +64,7 @@ def run_motion(renderer: str, sim_seconds: float, camera_hz: float, seed: int) -
             clock["steps"] += int(n)
 
         sim.render, sim.step = timed_render, timed_step  # type: ignore[method-assign]
-        poses = [_top_down(*p) for p in POSES]
+        poses = [top_down_pose(*p) for p in POSES]
         t_start, wall_start, i = sim.time, time.perf_counter(), 0
         while sim.time - t_start < sim_seconds:
             result = backend.move_to_pose(poses[i % 2])

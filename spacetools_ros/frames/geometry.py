@@ -47,6 +47,16 @@ def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
     return p @ T[:3, :3].T + T[:3, 3]
 
 
+def top_down_pose(x: float, y: float, z: float, closing_yaw: float = 0.0) -> np.ndarray:
+    """A 4x4 base-frame TCP pose at (x, y, z) approaching straight down (its z = -z of the base), the fingers
+    closing along the base-frame direction at closing_yaw (its y axis)."""
+    y_axis = np.array([np.cos(closing_yaw), np.sin(closing_yaw), 0.0])
+    z_axis = np.array([0.0, 0.0, -1.0])
+    T = np.eye(4)
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = np.cross(y_axis, z_axis), y_axis, z_axis, (x, y, z)
+    return T
+
+
 def transform_plane(T: np.ndarray, plane: np.ndarray) -> np.ndarray:
     """Express plane (a, b, c, d) with a*x+b*y+c*z+d=0 in the frame T maps into."""
     n = T[:3, :3] @ plane[:3]
