@@ -99,3 +99,32 @@ def test_pick_place_gate_and_cancel_over_ros_in_the_simulated_world(ros_domain, 
     assert math.dist(moved[:2], start[:2]) > 0.03, (start, moved)  # it was carried somewhere
     assert math.dist(moved[:2], ref[:2]) < 0.20, (moved, ref)  # next to the reference
     assert abs(moved[2] - 0.5 * target.size[2]) < 0.02, moved  # resting on the table, upright
+
+
+def test_ros_sim_backend_stops_and_reports_when_joint_states_go_silent(ros_domain, monkeypatch):
+    """No sim_node behind the topics: the last /joint_states is stale, so a motion is stopped and fails with why."""
+    import rclpy
+    from sensor_msgs.msg import JointState
+
+    from spacetools_ros.robot import ros_sim_backend
+    from spacetools_ros.robot.profile import PANDA
+    from spacetools_ros.robot.ros_sim_backend import RosSimBackend
+    from spacetools_ros.robot.safety import ExecutionGate
+
+    monkeypatch.setattr(ros_sim_backend, "STATE_WAIT_S", 0.5)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain)
+    node = rclpy.create_node("silent_sim_test", context=context)
+    try:
+        backend = RosSimBackend(node, camera=None, gate=ExecutionGate(enabled=True))
+        stops: list[bool] = []
+        monkeypatch.setattr(backend, "_stop_motion", lambda: stops.append(True))
+        names = [*PANDA.joint_names, *PANDA.finger_joints]
+        backend._on_joint_states(JointState(name=names, position=[*PANDA.home, 0.04, 0.04],
+                                            velocity=[0.0] * len(names)))
+        result = backend.move_home()  # already home: the motion waits for states that never come
+        assert not result.success and "/joint_states stopped" in result.message, result.message
+        assert stops == [True]
+    finally:
+        node.destroy_node()
+        context.try_shutdown()

@@ -142,7 +142,11 @@ class RosSimBackend(JointTrajectoryBackend):
             if self.gate.cancelled:
                 self._stop_motion()
                 return MotionResult(False, time.perf_counter() - start, True, "cancelled", path.q_nodes)
-            q, _, _, now = self._state()
+            try:
+                q, _, _, now = self._state()
+            except FrameSourceError as exc:  # sim_node went silent mid-motion: command a stop, report why
+                self._stop_motion()
+                return MotionResult(False, time.perf_counter() - start, True, str(exc), path.q_nodes)
             elapsed = now - sent
             err = float(np.max(np.abs(q - goal)))
             if elapsed >= total and err < JOINT_TOLERANCE:
@@ -174,7 +178,10 @@ class RosSimBackend(JointTrajectoryBackend):
             if self.gate.cancelled:
                 self._grip_pub.publish(Float64(data=float(np.sum(self._state()[1]))))
                 return MotionResult(False, time.perf_counter() - start, True, "cancelled")
-            _, fingers, vel, now = self._state()
+            try:
+                _, fingers, vel, now = self._state()
+            except FrameSourceError as exc:
+                return MotionResult(False, time.perf_counter() - start, True, str(exc))
             if now - sent > GRIPPER_WAIT_S:
                 break
             if now > last and now - sent > 0.1:  # a new state, after the fingers had time to start
